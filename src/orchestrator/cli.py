@@ -1,0 +1,407 @@
+"""The `orchestrator` command: operations and scripting on top of the service layer.
+
+Every command prints for people by default and JSON with `--json`; errors go to stderr with a
+non-zero exit code (1 for a refused operation, 2 for wrong usage).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from datetime import date, datetime
+from functools import wraps
+
+import click
+
+from . import clock
+from .config import Settings
+from .services import access, deployment, instances, messages, tasks, timers, users
+from .services.context import Orchestrator
+from .services.errors import DeployRefused, Invalid, ServiceError
+from .store import migrate
+
+
+def _jsonable(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in vars(value).items() if k not in ("form",)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+class Cli:
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self._orc: Orchestrator | None = None
+
+    @property
+    def orc(self) -> Orchestrator:
+        if self._orc is None:
+            self._orc = Orchestrator(Settings.from_env())
+        return self._orc
+
+    def actor(self, username: str | None, default: access.Actor = access.SYSTEM) -> access.Actor:
+        return users.actor_for(self.orc, username) if username else default
+
+    def out(self, value, human=None) -> None:
+        if self.as_json:
+            click.echo(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
+        elif human is not None:
+            human(value)
+        else:
+            click.echo(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
+
+
+def command(group, *args, **kwargs):
+    """A subcommand with `--json` and service errors turned into exit codes."""
+
+    def decorate(fn):
+        @group.command(*args, **kwargs)
+        @click.option("--json", "as_json", is_flag=True, help="Skriv resultatet som JSON.")
+        @click.pass_context
+        @wraps(fn)
+        def wrapper(ctx, as_json, **params):
+            cli: Cli = ctx.obj
+            cli.as_json = cli.as_json or as_json
+            try:
+                return fn(cli, **params)
+            except DeployRefused as error:
+                click.echo(error.message, err=True)
+                sys.exit(1)
+            except Invalid as error:
+                click.echo(f"Feil: {error.message}", err=True)
+                for field, problems in error.fields.items():
+                    click.echo(f"  {field}: {' '.join(problems)}", err=True)
+                sys.exit(1)
+            except ServiceError as error:
+                click.echo(f"Feil: {error.message}", err=True)
+                sys.exit(1)
+
+        return wrapper
+
+    return decorate
+
+
+def _json_arg(text: str | None, name: str) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"ugyldig JSON: {error}", param_hint=name) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("må være et JSON-objekt", param_hint=name)
+    return value
+
+
+def _when(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("bruk ISO 8601, f.eks. 2027-01-15T09:00:00+01:00", param_hint="--now") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter("tidspunktet må ha UTC-forskyvning (f.eks. +01:00)", param_hint="--now")
+    return moment
+
+
+@click.group()
+@click.option("--json", "as_json", is_flag=True, help="Skriv resultatet som JSON.")
+@click.pass_context
+def main(ctx, as_json):
+    """Orkestrering av koordineringsrutiner (BPMN)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("spiff", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ctx.obj = Cli(as_json)
+
+
+# --- db -------------------------------------------------------------------------------------
+@main.group()
+def db():
+    """Databasen."""
+
+
+@command(db, "upgrade")
+def db_upgrade(cli: Cli):
+    """Opprett eller oppgrader databasen (Alembic)."""
+    migrate.upgrade(cli.orc.db)
+    cli.out({"revision": migrate.current(cli.orc.db)}, lambda v: click.echo(f"Databasen er på versjon {v['revision']}."))
+
+
+# --- deploy ---------------------------------------------------------------------------------
+@command(main, "deploy")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--as", "username", help="Rull ut som denne brukeren (må være prosesseier).")
+def deploy_cmd(cli: Cli, paths, username):
+    """Rull ut BPMN-, DMN- og skjemafiler (filer eller mapper) som nye versjoner."""
+    actor = cli.actor(username, access.Actor("cli", frozenset({access.PROCESS_OWNER}), system=True))
+    results = deployment.deploy(cli.orc, deployment.collect_files(list(paths)), actor)
+
+    def human(items):
+        for d in items:
+            state = "ny versjon" if d.changed else "uendret"
+            click.echo(f"{d.kind:5} {d.key:40} v{d.version:<4} {state}  ({d.filename})")
+
+    cli.out(results, human)
+
+
+# --- serve / worker -------------------------------------------------------------------------
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Ikke kjør tidtakeren i samme prosess.")
+def serve(host, port, no_worker):
+    """Start webserveren (med tidtakeren i samme prosess)."""
+    from werkzeug.serving import run_simple
+
+    from .services.worker import start_in_thread
+    from .web.app import create_app
+
+    app = create_app()
+    if not no_worker:
+        start_in_thread(app.extensions["orchestrator"])
+    click.echo(f"Orkestratoren kjører på http://{host}:{port}/ (Ctrl+C for å stoppe)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command("worker")
+def worker_cmd():
+    """Kjør tidtakeren (og utsendinger) som egen prosess."""
+    import signal
+    import threading
+
+    from .services.worker import Worker
+
+    orc = Orchestrator(Settings.from_env())
+    stop = threading.Event()
+
+    def shut_down(*_):
+        stop.set()
+        orc.timer_signal.notify(None)  # wake it if it sleeps; a busy one stops after its batch
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    Worker(orc).run(stop)
+
+
+# --- timers ---------------------------------------------------------------------------------
+@main.group("timers")
+def timers_group():
+    """Tidtakere."""
+
+
+@command(timers_group, "fire")
+@click.option("--now", "now_text", help="Fyr alt som er forfalt per dette tidspunktet (ISO 8601).")
+def timers_fire(cli: Cli, now_text):
+    """Fyr alle forfalte tidtakere nå (eller per --now), send utsendinger som da er forfalt, og vis hva som skjedde."""
+    from .services import worker
+
+    moment = _when(now_text) or clock.now()
+    with clock.frozen(moment):
+        owner = timers.worker_id()
+        fired = timers.fire_due(cli.orc, owner)
+        notices = [item for source in worker.SOURCES if source.name != "timers"
+                   for item in (source.run(cli.orc, owner) or [])]
+
+    def human(items):
+        if not items["fired"]:
+            click.echo(f"Ingenting forfalt per {moment.isoformat()}.")
+        for f in items["fired"]:
+            status = f"FEIL: {f.error}" if f.error else ", ".join(f.elements)
+            click.echo(f"instans {f.instance_id} ({f.process_key}, sak {f.business_key or '-'}): {status}")
+        if items["notices"]:
+            click.echo(f"{len(items['notices'])} utsending(er) behandlet (se Utsendinger).")
+
+    cli.out({"fired": fired, "notices": notices}, human)
+
+
+# --- instances ------------------------------------------------------------------------------
+@main.group("instances")
+def instances_group():
+    """Prosessinstanser."""
+
+
+@command(instances_group, "start")
+@click.argument("key")
+@click.option("--business-key", help="Saksnummer (ikke fødselsnummer).")
+@click.option("--data", "data_text", help="Startdata som JSON-objekt.")
+@click.option("--as", "username", help="Start som denne brukeren.")
+def instances_start(cli: Cli, key, business_key, data_text, username):
+    """Start en instans av prosessen KEY."""
+    result = instances.start(cli.orc, key, cli.actor(username), business_key, _json_arg(data_text, "--data"))
+    cli.out(result, lambda r: click.echo(f"Startet instans {r.id} av {r.process_key} v{r.process_version} ({r.status})."))
+
+
+@command(instances_group, "list")
+@click.option("--process", "process_key")
+@click.option("--status", type=click.Choice(instances.STATUSES))
+@click.option("--business-key")
+@click.option("--page", default=1, type=int)
+@click.option("--as", "username")
+def instances_list(cli: Cli, process_key, status, business_key, page, username):
+    """List instanser."""
+    result = instances.list_instances(cli.orc, cli.actor(username), process_key, status, business_key, page=page)
+
+    def human(p):
+        for i in p.items:
+            timer = f" neste tidtaker {i.next_timer_at.isoformat()}" if i.next_timer_at else ""
+            click.echo(f"{i.id:6} {i.process_key:32} v{i.process_version:<3} {i.status:10} sak {i.business_key or '-'}{timer}")
+        click.echo(f"({p.total} i alt, side {p.page})")
+
+    cli.out(result, human)
+
+
+@command(instances_group, "show")
+@click.argument("instance_id", type=int)
+@click.option("--as", "username")
+def instances_show(cli: Cli, instance_id, username):
+    """Vis en instans: status, data, åpne oppgaver, tidtakere og historikk."""
+    detail = instances.get(cli.orc, instance_id, cli.actor(username))
+
+    def human(d):
+        click.echo(f"Instans {d.id}: {d.process_name or d.process_key} v{d.process_version}, {d.status}, sak {d.business_key or '-'}")
+        for t in d.tasks:
+            click.echo(f"  oppgave {t['id']}  {t['name']} [{t['role']}] frist {t['due_at'] or '-'}")
+        for t in d.timers:
+            click.echo(f"  tidtaker {t['element_id']} ({t['name'] or ''}) {t['due_at'].isoformat()}")
+        click.echo("  data: " + json.dumps(_jsonable(d.data), ensure_ascii=False))
+        for h in d.history:
+            click.echo(f"  {h['at'].isoformat()} {h['actor']}: {h['action']} {h['element_name'] or h['element_id'] or ''}")
+
+    cli.out(detail, human)
+
+
+# --- tasks ----------------------------------------------------------------------------------
+@main.group("tasks")
+def tasks_group():
+    """Oppgaver."""
+
+
+@command(tasks_group, "list")
+@click.option("--role", help="Vis køen til denne rollen.")
+@click.option("--as", "username", help="Vis oppgavene til denne brukeren.")
+@click.option("--page", default=1, type=int)
+def tasks_list(cli: Cli, role, username, page):
+    """List åpne oppgaver."""
+    if username:
+        actor = cli.actor(username)
+    elif role:
+        actor = access.Actor(f"rolle:{role}", frozenset({role}))
+    else:
+        actor = access.Actor("cli", frozenset(access.ALL_ROLES))
+    result = tasks.list_tasks(cli.orc, actor, scope="roles", page=page)
+
+    def human(p):
+        for t in p.items:
+            due = t.due_at.isoformat() if t.due_at else "-"
+            flag = " FORFALT" if t.overdue else ""
+            click.echo(f"{t.id}  {t.name} [{t.role}] instans {t.instance_id} sak {t.business_key or '-'} frist {due}{flag}")
+        click.echo(f"({p.total} i alt)")
+
+    cli.out(result, human)
+
+
+@command(tasks_group, "complete")
+@click.argument("task_id")
+@click.option("--data", "data_text", default="{}", help="Skjemadata som JSON-objekt.")
+@click.option("--as", "username", required=True, help="Brukeren som utfører oppgaven.")
+def tasks_complete(cli: Cli, task_id, data_text, username):
+    """Fullfør en oppgave med skjemadata."""
+    result = tasks.complete(cli.orc, task_id, _json_arg(data_text, "--data"), cli.actor(username))
+
+    def human(r):
+        click.echo(f"Fullført. Instans {r.instance_id} er {r.instance_status}.")
+        for t in r.next_tasks:
+            click.echo(f"  neste: {t.id}  {t.name} [{t.role}]")
+
+    cli.out(result, human)
+
+
+# --- messages -------------------------------------------------------------------------------
+@main.group("messages")
+def messages_group():
+    """Meldinger."""
+
+
+@command(messages_group, "send")
+@click.argument("name")
+@click.option("--business-key", required=True)
+@click.option("--data", "data_text")
+@click.option("--as", "username")
+def messages_send(cli: Cli, name, business_key, data_text, username):
+    """Send meldingen NAME til saken (eller start en prosess på den)."""
+    result = messages.send(cli.orc, name, business_key, _json_arg(data_text, "--data"), cli.actor(username))
+
+    def human(items):
+        for d in items:
+            verb = "startet" if d.started else "levert til"
+            click.echo(f"{d.message}: {verb} instans {d.instance_id}")
+
+    cli.out(result, human)
+
+
+# --- users and tokens -----------------------------------------------------------------------
+@main.group("users")
+def users_group():
+    """Brukere."""
+
+
+@command(users_group, "add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(access.ALL_ROLES))
+@click.option("--password-stdin", is_flag=True, help="Les passordet fra standard inn.")
+@click.option("--name", "display_name")
+@click.option("--email")
+def users_add(cli: Cli, username, roles, password_stdin, display_name, email):
+    """Legg til en bruker med roller."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    result = users.add(cli.orc, username, list(roles), password, display_name, email)
+    cli.out(result, lambda u: click.echo(f"La til {u.username} med rollene {', '.join(u.roles)}."))
+
+
+@command(users_group, "list")
+def users_list(cli: Cli):
+    """List brukere."""
+    result = users.list_users(cli.orc)
+    cli.out(result, lambda us: [click.echo(f"{u.username:16} {', '.join(u.roles)}") for u in us])
+
+
+@command(users_group, "bootstrap")
+def users_bootstrap(cli: Cli):
+    """Lag én demobruker per rolle på en tom installasjon, og vis innloggingene."""
+    creds = users.bootstrap(cli.orc, cli.orc.settings.var_dir / "demo-brukere.txt")
+
+    def human(items):
+        if not items:
+            click.echo("Brukere finnes allerede.")
+            return
+        click.echo("Innlogging (brukernavn / passord / roller), lagret i var/demo-brukere.txt:")
+        for username, password, roles in items:
+            click.echo(f"  {username:8} {password:16} {', '.join(roles)}")
+
+    cli.out([{"username": u, "password": p, "roles": r} for u, p, r in creds], lambda _: human(creds))
+
+
+@main.group("tokens")
+def tokens_group():
+    """API-nøkler."""
+
+
+@command(tokens_group, "create")
+@click.argument("username")
+@click.option("--label")
+def tokens_create(cli: Cli, username, label):
+    """Lag en API-nøkkel (bearer token) for brukeren; den vises bare nå."""
+    token = users.create_token(cli.orc, username, label)
+    cli.out({"username": username, "token": token}, lambda v: click.echo(v["token"]))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Forms: form-js definitions, their server-side validation, and FEEL conditions."""

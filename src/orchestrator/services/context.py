@@ -1,0 +1,149 @@
+"""The composition root of the service layer: settings, database, caches, signals."""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import OrderedDict
+import select
+import threading
+import time
+from datetime import datetime
+from typing import Iterator
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..config import Settings
+from ..store.db import Database
+from .errors import Conflict
+from .specs import SpecCache
+
+CONFLICT_MESSAGE = "Saken ble endret av noen andre samtidig; last siden på nytt og prøv igjen."
+
+
+class TimerSignal:
+    """Wakes the timer worker when a timer earlier than its planned wake-up appears.
+
+    A self-pipe, so the worker can wait on it and on PostgreSQL's LISTEN socket at once
+    (other processes wake it with NOTIFY; see services/worker.py).
+    """
+
+    CHANNEL = "orchestrator_timers"
+
+    def __init__(self):
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    def notify(self, due: datetime | None = None) -> None:
+        try:
+            os.write(self._write, b"!")
+        except (BlockingIOError, OSError):
+            pass  # a wake-up is already pending (or we are shutting down)
+
+    def fileno(self) -> int:
+        return self._read
+
+    def drain(self) -> None:
+        try:
+            while os.read(self._read, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def wait(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self._read], [], [], timeout)
+        self.drain()
+        return bool(ready)
+
+    def close(self) -> None:
+        for fd in (self._read, self._write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class InstanceCache:
+    """Live workflows of recently saved instances, so the next step skips deserialising.
+
+    Safe by construction: `take` removes the entry (one step owns a workflow at a time) and only
+    returns it when the stored row still has the version it was saved as; `keep` runs after the
+    commit, so a rolled-back step never leaves its half-changed workflow behind. Another process
+    that changes the instance bumps its version, which makes the cached copy unusable here.
+    """
+
+    def __init__(self, size: int = 500):
+        self._entries: OrderedDict[int, tuple[int, object, object]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def take(self, instance_id: int, version: int, bundle) -> object | None:
+        with self._lock:
+            entry = self._entries.pop(instance_id, None)
+        if entry is None:
+            return None
+        cached_version, cached_bundle, workflow = entry
+        return workflow if cached_version == version and cached_bundle is bundle else None
+
+    def keep(self, instance_id: int, version: int, bundle, workflow) -> None:
+        if self._size <= 0:
+            return
+        with self._lock:
+            self._entries[instance_id] = (version, bundle, workflow)
+            self._entries.move_to_end(instance_id)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class Remembered:
+    """A small time-limited memo (who a session or token is), per process."""
+
+    def __init__(self, seconds: float, size: int = 10_000):
+        self._entries: dict = {}
+        self._lock = threading.Lock()
+        self._seconds, self._size = seconds, size
+
+    def get(self, key, load):
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < self._seconds:
+            return hit[1]
+        value = load()
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries.clear()
+            self._entries[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class Orchestrator:
+    def __init__(self, settings: Settings, database: Database | None = None):
+        self.settings = settings
+        self.db = database or Database(settings.database_url)
+        self.specs = SpecCache()
+        self.instances = InstanceCache(settings.instance_cache_size)
+        # a deactivated user or changed roles are seen within this many seconds (docs/operations.md)
+        self.actors = Remembered(seconds=30.0)
+        self.timer_signal = TimerSignal()
+
+    def close(self) -> None:
+        self.db.dispose()
+        self.timer_signal.close()
+
+    @contextlib.contextmanager
+    def write(self, label: str | None = None) -> Iterator[Session]:
+        """A unit of work; losing an optimistic-lock race is a Conflict for the caller."""
+        try:
+            with self.db.write(label) as session:
+                yield session
+        except StaleDataError:
+            raise Conflict(CONFLICT_MESSAGE) from None

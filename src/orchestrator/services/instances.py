@@ -1,0 +1,197 @@
+"""Start, list and inspect process instances."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..engine import workflow as engine
+from ..forms.schema import FormInvalid, validate_submission
+from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
+from . import cases, messages, rules, runtime, validation
+from .access import Actor
+from .context import Orchestrator
+from .errors import Forbidden, Invalid, NotFound
+from .paging import Page
+from .specs import SpecCache
+
+STATUSES = ("running", "completed", "terminated", "error")
+
+
+@dataclass
+class InstanceSummary:
+    id: int
+    process_key: str
+    process_version: int
+    process_name: str | None
+    business_key: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    next_timer_at: datetime | None
+    error: str | None = None
+
+
+@dataclass
+class InstanceDetail(InstanceSummary):
+    data: dict = field(default_factory=dict)
+    tasks: list = field(default_factory=list)
+    timers: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+    completed_elements: list[str] = field(default_factory=list)
+    walked: list[tuple[str, str]] = field(default_factory=list)
+    active_elements: list[str] = field(default_factory=list)
+    waiting_messages: list[str] = field(default_factory=list)
+
+
+
+def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = None, data: dict | None = None):
+    business_key = validation.business_key(business_key)
+    data = validation.data(data)
+    with ctx.write("instance.start") as session:
+        row = SpecCache.latest_row(session, key, kind="bpmn")
+        if row is None:
+            raise NotFound(f"prosessen «{key}» er ikke rullet ut")
+        pins = ctx.specs.pins_for(session, key)
+        bundle = ctx.specs.bundle(session, key, pins)
+        start_info = _start_element(bundle, key)
+        if not may_start(session, actor, start_info.role if start_info else None, business_key):
+            role = start_info.role if start_info else None
+            raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
+                            "Bare ansatte med en tjenesterolle kan starte saker")
+        if start_info is not None and start_info.form_key:
+            form = ctx.specs.form_for(session, pins, start_info.form_key)
+            try:
+                data = validate_submission(form, data)
+            except FormInvalid as error:
+                raise Invalid("Startskjemaet har feil", error.errors) from None
+            rules.check_start(session, form, data, actor, business_key)
+        step = runtime.create(ctx, session, key, business_key, data, actor)
+        runtime.save(step)
+        messages.route_outgoing(ctx, session, step)
+        return _summary(step.row, bundle.spec.description)
+
+
+def _start_element(bundle, key):
+    starts = [e for (owner, _), e in bundle.elements.items()
+              if owner == key and e.kind == "startEvent" and e.top_level]
+    return starts[0] if starts else None
+
+
+def may_start(session: Session, actor: Actor, role: str | None, business_key: str | None = None) -> bool:
+    """The role of the start event's lane starts a process.
+
+    Koordinerende enhet may start any routine (it receives the meldinger and holds the overall
+    responsibility); managers inspect and do not start cases unless they also hold a staff role.
+    The appointed coordinator of a case acts in the Koordinator lane without holding that role.
+    """
+    if actor.system or "koordinerende_enhet" in actor.roles:
+        return True
+    if role is None:
+        return actor.is_staff
+    if role in actor.roles:
+        return True
+    return role == "koordinator" and business_key is not None and \
+        cases.coordinator_of(session, business_key) == actor.username
+
+
+def list_instances(ctx: Orchestrator, actor: Actor, process_key: str | None = None, status: str | None = None,
+                   business_key: str | None = None, page: int = 1, per_page: int = 50) -> Page:
+    if status is not None and status not in STATUSES:
+        raise Invalid("Ukjent status", {"status": [f"Bruk en av {', '.join(STATUSES)}."]})
+    page, per_page = max(1, page), min(max(1, per_page), 200)
+    with ctx.db.read() as session:
+        query = select(Instance)
+        if process_key:
+            query = query.where(Instance.process_key == process_key)
+        if status:
+            query = query.where(Instance.status == status)
+        if business_key:
+            query = query.where(Instance.business_key == business_key)
+        if not actor.reads_all_instances:
+            query = query.where(_visible_to(actor))
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = session.scalars(query.order_by(Instance.id.desc()).offset((page - 1) * per_page).limit(per_page))
+        names = _process_names(session)
+        return Page([_summary(r, names.get(r.process_key)) for r in rows], total or 0, page, per_page)
+
+
+def _visible_to(actor: Actor):
+    """Instances where the actor has an open task they may do, or did something."""
+    has_task = exists().where(
+        OpenTask.instance_id == Instance.id,
+        or_(OpenTask.assignee == actor.username,
+            (OpenTask.assignee.is_(None)) & (OpenTask.role.in_(sorted(actor.roles)))),
+    )
+    acted = exists().where(AuditEntry.instance_id == Instance.id, AuditEntry.actor == actor.username)
+    return or_(has_task, acted)
+
+
+def may_view(session: Session, actor: Actor, instance_id: int) -> bool:
+    if actor.reads_all_instances:
+        return True
+    return session.scalar(select(func.count()).select_from(Instance).where(
+        Instance.id == instance_id, _visible_to(actor))) > 0
+
+
+def get(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
+    with ctx.db.read() as session:
+        row = session.get(Instance, instance_id)
+        if row is None or not may_view(session, actor, instance_id):
+            # the same answer whether it does not exist or is not yours: no probing for cases
+            raise NotFound(f"instans {instance_id} finnes ikke eller er ikke synlig for deg")
+        bundle = ctx.specs.bundle(session, row.process_key, row.pins)
+        workflow = engine.load(row.state, bundle)
+        trail = engine.extend_trail(row.trail, workflow)
+        done, walked = trail["elements"], [tuple(f) for f in trail["flows"]]
+        detail = InstanceDetail(**vars(_summary(row, bundle.spec.description)))
+        detail.data = engine.current_data(workflow)
+        detail.tasks = [_task_dict(t) for t in sorted(row.tasks, key=lambda t: t.created_at)]
+        detail.timers = [
+            {"element_id": t.element_id, "name": t.name, "due_at": t.due_at, "kind": t.kind}
+            for t in sorted(row.timers, key=lambda t: t.due_at)
+        ]
+        detail.history = history(session, instance_id)
+        detail.completed_elements, detail.walked = done, walked
+        detail.active_elements = engine.active_elements(workflow)
+        detail.waiting_messages = sorted({w.name for w in row.message_waits})
+        return detail
+
+
+def history(session: Session, instance_id: int) -> list[dict]:
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.instance_id == instance_id).order_by(AuditEntry.id))
+    return [
+        {"at": e.at, "actor": e.actor, "action": e.action, "task_id": e.task_id, "element_id": e.element_id,
+         "element_name": e.element_name, "data": e.data}
+        for e in entries
+    ]
+
+
+def timers_due(ctx: Orchestrator, until: datetime, element_ids: list[str] | None = None) -> list[WaitingTimer]:
+    with ctx.db.read() as session:
+        query = select(WaitingTimer).where(WaitingTimer.due_at <= until)
+        if element_ids:
+            query = query.where(WaitingTimer.element_id.in_(element_ids))
+        return list(session.scalars(query.order_by(WaitingTimer.due_at)))
+
+
+def _task_dict(t: OpenTask) -> dict:
+    return {"id": t.id, "element_id": t.element_id, "name": t.name, "role": t.role, "assignee": t.assignee,
+            "form_key": t.form_key, "created_at": t.created_at, "due_at": t.due_at}
+
+
+def _summary(row: Instance, name: str | None) -> InstanceSummary:
+    return InstanceSummary(
+        id=row.id, process_key=row.process_key, process_version=row.process_version, process_name=name,
+        business_key=row.business_key, status=row.status, created_at=row.created_at,
+        updated_at=row.updated_at, completed_at=row.completed_at, next_timer_at=row.next_timer_at,
+        error=row.error,
+    )
+
+
+def _process_names(session: Session) -> dict[str, str | None]:
+    return {r.key: r.name for r in SpecCache.latest_rows(session, kind="bpmn")}

@@ -1,0 +1,16 @@
+"""One page of a list: what every list in the service layer returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))

@@ -1,0 +1,208 @@
+"""Domain rules a form invokes by name (component `properties: {"regel": "<name>"}`).
+
+Rules need the database or the clock, so they cannot live in the form file itself. Each rule
+gets the submitted value and may refuse it (a per-field error) or add computed values to the
+submission (recorded in task data and the audit, e.g. a coordinator's current plan count).
+The names are listed in docs/routines.md; deploy refuses a form naming an unknown rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..engine import workflow as engine
+from ..engine.helpers import OSLO, add_months, to_datetime
+from ..forms.model import Field, FormDefinition
+from ..forms.schema import visible_components
+from . import cases
+from .errors import Invalid
+
+NOTICE_PERIOD_DAYS = 14  # Lund 11.4: «Innkalling sendes minst 14 dager i forkant av møte»
+MEETING_INTERVAL_MONTHS = 6  # Lund 11.4: «minst to gang i året»
+
+
+class RuleViolation(Exception):
+    pass
+
+
+@dataclass
+class RuleContext:
+    session: Session
+    actor: object
+    business_key: str | None
+    current: dict  # task data before the submission
+    cleaned: dict  # the validated submission; rules may add computed keys
+
+    @property
+    def data(self) -> dict:
+        return {**self.current, **self.cleaned}
+
+
+Rule = Callable[[RuleContext, Field, object], None]
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str):
+    def register(fn: Rule) -> Rule:
+        RULES[name] = fn
+        return fn
+
+    return register
+
+
+def check_submission(ctx, session, step, task_row, form, cleaned: dict, actor) -> None:
+    """Run the rules a task's form names; refuse with per-field errors."""
+    if form is None:
+        return
+    current = engine.task_data(step.workflow, task_row.id)
+    _apply(form, RuleContext(session, actor, step.row.business_key, current, cleaned))
+
+
+def check_start(session: Session, form: FormDefinition | None, cleaned: dict, actor, business_key: str | None) -> None:
+    if form is not None:
+        _apply(form, RuleContext(session, actor, business_key, {}, cleaned))
+
+
+def after_completion(ctx, session, step, task_row, form, cleaned: dict, actor) -> None:
+    """Nothing yet: what a task decides for the case goes through the diagram's register messages."""
+    return None
+
+
+def unknown_rules(form: FormDefinition) -> list[str]:
+    return sorted({f.properties["regel"] for f in _walk(form.components)
+                   if f.properties.get("regel") and f.properties["regel"] not in RULES})
+
+
+def _apply(form: FormDefinition, rc: RuleContext) -> None:
+    errors: dict[str, list[str]] = {}
+    for field in _walk(visible_components(form, rc.data)):
+        name = field.properties.get("regel")
+        if not name or not field.key:
+            continue
+        try:
+            RULES[name](rc, field, rc.cleaned.get(field.key))
+        except RuleViolation as violation:
+            errors[field.key] = [str(violation)]
+    if errors:
+        raise Invalid("Skjemaet har feil; se feltene.", errors)
+
+
+def _walk(components):
+    for component in components:
+        yield component
+        if component.type == "group" and not component.key:
+            yield from _walk(component.children)
+
+
+def _when(value) -> str:
+    return to_datetime(value).astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
+
+
+def _date(value: datetime) -> str:
+    return value.astimezone(OSLO).strftime("%d.%m.%Y")
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+@rule("bruker")
+def existing_user(rc: RuleContext, field: Field, value) -> None:
+    """The value is the username of an active user."""
+    if value and cases.active_user(rc.session, value) is None:
+        raise RuleViolation(f"Fant ingen aktiv bruker med brukernavnet «{value}».")
+
+
+@rule("maks_fem_planer")
+def at_most_five_plans(rc: RuleContext, field: Field, value) -> None:
+    """Lund § 6: nobody can be required to coordinate more than five individual plans.
+
+    Adds `<key>_aktive_planer` (the appointee's current count, this case excluded). With five
+    or more the appointment is refused, unless `<key>_spor_om_aksept` asks the appointee to
+    accept it themselves (the diagram then gives them that decision).
+    """
+    if not value:
+        return
+    existing_user(rc, field, value)
+    count = cases.active_plans(rc.session, value, exclude_business_key=rc.business_key)
+    rc.cleaned[f"{field.key}_aktive_planer"] = count
+    if count >= cases.PLAN_LIMIT and not rc.cleaned.get(f"{field.key}_spor_om_aksept"):
+        name = cases.display_name(rc.session, value)
+        raise RuleViolation(
+            f"{name} ({value}) er allerede koordinator for {count} aktive individuelle planer. Ingen kan pålegges "
+            f"mer enn {cases.PLAN_LIMIT} (Lund § 6). Velg en annen, eller kryss av for å spørre {name} om hen selv "
+            f"vil påta seg oppdraget.")
+
+
+def _notice_days(rc: RuleContext) -> int:
+    try:
+        return max(NOTICE_PERIOD_DAYS, int(rc.data.get("varslingsfrist_dager") or NOTICE_PERIOD_DAYS))
+    except (TypeError, ValueError):
+        return NOTICE_PERIOD_DAYS
+
+
+def _leaves_notice_period(rc: RuleContext, moment) -> None:
+    days = _notice_days(rc)
+    earliest = clock.now() + timedelta(days=days)
+    if to_datetime(moment) < earliest:
+        raise RuleViolation(
+            f"Møtet må ligge minst {days} dager fram i tid, så innkallingen kan sendes i tide (innkalling minst "
+            f"{NOTICE_PERIOD_DAYS} dager før møtet, Lund 11.4). Tidligste tidspunkt er {_when(earliest)}.")
+
+
+def _within_six_months(moment, last_meeting, what: str) -> None:
+    latest = add_months(last_meeting, MEETING_INTERVAL_MONTHS)
+    if to_datetime(moment) > latest:
+        raise RuleViolation(
+            f"Ansvarsgruppen skal møtes minst to ganger i året (Lund 11.4): {what} må være senest {_date(latest)}, "
+            f"seks måneder etter forrige møte.")
+
+
+@rule("varslingsfrist")
+def leaves_notice_period(rc: RuleContext, field: Field, value) -> None:
+    """A meeting date must leave the notice period (default 14 days) for the innkalling."""
+    if not value:
+        return
+    _leaves_notice_period(rc, value)
+    if rc.current.get("siste_moete"):
+        _within_six_months(value, rc.current["siste_moete"], "møtet")
+
+
+@rule("neste_moete")
+def next_meeting(rc: RuleContext, field: Field, value) -> None:
+    """The next meeting, agreed at this one: the notice period ahead, within six months of this one."""
+    if not value:
+        return
+    _leaves_notice_period(rc, value)
+    held = rc.current.get("moetetid")
+    if held:
+        _within_six_months(value, held, "neste møte")
+
+
+@rule("etter_moetetidspunkt")
+def meeting_has_happened(rc: RuleContext, field: Field, value) -> None:
+    """A meeting can only be reported as held once its time has come."""
+    planned = rc.current.get("moetetid")
+    if value == "gjennomfort" and planned and clock.now() < to_datetime(planned):
+        raise RuleViolation(
+            f"Møtet er ikke holdt ennå (planlagt {_when(planned)}). Velg «flyttet» eller «avlyst», eller skriv "
+            f"referatet når møtet er holdt.")
+
+
+@rule("aktiv_plansak")
+def running_plan_case(rc: RuleContext, field: Field, value) -> None:
+    """Coordinator change (11.2) is for a running oppstart case with an appointed coordinator.
+
+    Adds `naavaerende_koordinator` and `gjelder` from the case register.
+    """
+    case = cases.running_plan_case(rc.session, rc.business_key)
+    if case is None:
+        raise RuleViolation(
+            f"Fant ingen løpende sak med oppnevnt koordinator for saksnummer «{rc.business_key or ''}». "
+            f"Skifte av koordinator startes for en sak i Lunds oppstartsrutine.")
+    rc.cleaned["naavaerende_koordinator"] = case.koordinator
+    if case.gjelder:
+        rc.cleaned["gjelder"] = case.gjelder

@@ -1,0 +1,271 @@
+"""The tables. Each concept one model; columns a query filters on are indexed."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    text,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a BPMN process or a DMN decision file."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_definition_key_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))  # bpmn | dmn
+    name: Mapped[str | None] = mapped_column(String(300))
+    filename: Mapped[str] = mapped_column(String(300))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    called_processes: Mapped[list] = mapped_column(JSON, default=list)
+    decisions_used: Mapped[list] = mapped_column(JSON, default=list)
+    decisions_provided: Mapped[list] = mapped_column(JSON, default=list)
+    message_starts: Mapped[list] = mapped_column(JSON, default=list)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deployed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Instance(Base):
+    """A running or finished process instance: engine state plus the columns we query."""
+
+    __tablename__ = "instances"
+    __table_args__ = (
+        Index("ix_instances_key_status", "process_key", "status"),
+        Index("ix_instances_business_key", "business_key", "status"),
+        Index("ix_instances_next_timer", "next_timer_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    process_version: Mapped[int] = mapped_column(Integer)
+    pins: Mapped[dict] = mapped_column(JSON)  # {definition key: version} the instance runs on
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # running | completed | terminated | error
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_by: Mapped[str | None] = mapped_column(String(100))
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timer_lease_owner: Mapped[str | None] = mapped_column(String(100))
+    timer_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(Text)
+    # what was walked, kept across compaction: {"elements": [...], "flows": [[source, target], ...]}
+    trail: Mapped[dict | None] = mapped_column(JSON)
+    # what the indexed tables hold for this instance: {"tasks": [...], "timers": [...], "waits": [...]}
+    indexed: Mapped[dict | None] = mapped_column(JSON)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+    tasks: Mapped[list[OpenTask]] = relationship(back_populates="instance", cascade="all, delete-orphan")
+    timers: Mapped[list[WaitingTimer]] = relationship(back_populates="instance", cascade="all, delete-orphan")
+    message_waits: Mapped[list[MessageWait]] = relationship(
+        back_populates="instance", cascade="all, delete-orphan"
+    )
+
+
+class OpenTask(Base):
+    """A human task that is ready: who may do it, who has it, and by when."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # the lists: one ordered index range per queue (a role's unassigned tasks, a person's own);
+        # partial, so "role = ?" alone fixes the order (PostgreSQL does not order by IS NULL columns)
+        Index("ix_tasks_queue", "role", "due_sort", "created_at", "id",
+              postgresql_where=text("assignee IS NULL"), sqlite_where=text("assignee IS NULL")),
+        Index("ix_tasks_mine", "assignee", "due_sort", "created_at", "id"),
+        Index("ix_tasks_all", "due_sort", "created_at", "id"),
+        Index("ix_tasks_element", "process_key", "element_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine's task id
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(300))
+    role: Mapped[str | None] = mapped_column(String(50))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    form_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # due_at, or far in the future: no due date last (the default: what a previous release inserts)
+    due_sort: Mapped[datetime] = mapped_column(UTCDateTime, server_default=text("'9999-12-31 00:00:00'"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    instance: Mapped[Instance] = relationship(back_populates="tasks")
+
+
+class WaitingTimer(Base):
+    """A timer an instance waits for; `instances.next_timer_at` is the earliest of these."""
+
+    __tablename__ = "timers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(10))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    instance: Mapped[Instance] = relationship(back_populates="timers")
+
+
+class MessageWait(Base):
+    """A message catch an instance waits at, for correlation by business key."""
+
+    __tablename__ = "message_waits"
+    __table_args__ = (Index("ix_message_waits_name_bk", "name", "business_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+
+    instance: Mapped[Instance] = relationship(back_populates="message_waits")
+
+
+class AuditEntry(Base):
+    """Who did what, when, to which task, with what data. Never updated."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_instance_at", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    element_name: Mapped[str | None] = mapped_column(String(300))
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(300))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+    __table_args__ = (UniqueConstraint("user_id", "role", name="uq_user_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(50), index=True)
+
+
+class ApiToken(Base):
+    """A bearer token for an API client; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notice(Base):
+    """One e-mail notice to one recipient: the transactional outbox (services/notices/).
+
+    Written in the same transaction as the workflow step that threw it; the worker delivers it
+    (SMTP, or the local sink) and records the outcome. `next_attempt_at` is set only while the
+    notice is queued, so the due-index holds only work. See docs/notices.md.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        Index("ix_notices_next_attempt", "next_attempt_at"),
+        Index("ix_notices_meeting", "meeting_uid", "sequence"),
+        Index("ix_notices_business_key", "business_key", "id"),
+        Index("ix_notices_status", "status", "id"),
+        UniqueConstraint("message_id", name="uq_notices_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))  # innkalling | innkalling_endret | moete_avlyst | referat
+    meeting_id: Mapped[str] = mapped_column(String(200))  # moete_id from the diagram
+    meeting_uid: Mapped[str] = mapped_column(String(300))  # iCalendar UID, stable per meeting
+    meeting_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    meeting_place: Mapped[str | None] = mapped_column(String(300))
+    sequence: Mapped[int | None] = mapped_column(Integer)  # iCalendar SEQUENCE (None: no invite)
+    method: Mapped[str | None] = mapped_column(String(10))  # REQUEST | CANCEL | None (no invite)
+    recipient: Mapped[str] = mapped_column(String(320))
+    recipient_name: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(500))
+    message: Mapped[str] = mapped_column(Text)  # the RFC 5322 message exactly as it is sent
+    message_id: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20))  # queued | sent | sink | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Case(Base):
+    """Case-level facts shared by a person's processes (the saksregister), keyed by business key.
+
+    Written only by the diagrams' explicit «registreres på saken» message throws
+    (services/cases.py); counts (plans per coordinator) join the live instance status.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_koordinator", "koordinator", "planverktoy"),)
+
+    business_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    gjelder: Mapped[str | None] = mapped_column(String(100))
+    koordinator: Mapped[str | None] = mapped_column(String(100))
+    koordinator_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    koordinator_accepted_over_limit: Mapped[bool] = mapped_column(Boolean, default=False)
+    planverktoy: Mapped[str | None] = mapped_column(String(20))  # ip | referat
+    plan_instance_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,41 @@
+"""/api/v1/instances: start, list and inspect process instances."""
+from __future__ import annotations
+
+from flask import url_for
+
+from ...services import instances
+from . import schemas as s
+from .base import bp, current_actor, dump, load_body, load_query, operation, orchestrator
+
+
+@bp.post("/instances")
+@operation(summary="Start an instance of the newest version of a process", tag="Instanser", body=s.InstanceStartSchema,
+           responses={201: s.InstanceSummarySchema},
+           description="`data` is validated against the start event's form when it has one (422 with per-field "
+                       "errors). A business key is a case reference, never a national identity number.",
+           errors=(403, 404, 422))
+def start():
+    body = load_body(s.InstanceStartSchema)
+    started = instances.start(orchestrator(), body["process_key"], current_actor(), body.get("business_key"),
+                              body.get("data"))
+    return dump(s.InstanceSummarySchema(), started, 201,
+                {"Location": url_for("api.get_instance", instance_id=started.id)})
+
+
+@bp.get("/instances")
+@operation(summary="Instances you may see, filtered by process, status and business key", tag="Instanser",
+           query=s.InstanceQuery, responses={200: s.InstancePageSchema},
+           description="Managers and koordinerende enhet see all; others see instances where they have an open "
+                       "task they may do, or did something.", errors=(422,))
+def list_instances():
+    args = load_query(s.InstanceQuery)
+    page = instances.list_instances(orchestrator(), current_actor(), args.get("process_key"), args.get("status"),
+                                    args.get("business_key"), args["page"], args["per_page"])
+    return dump(s.InstancePageSchema(), page)
+
+
+@bp.get("/instances/<id:instance_id>")
+@operation(summary="One instance: status, version, data, open tasks, waiting timers, history", tag="Instanser",
+           responses={200: s.InstanceDetailSchema}, errors=(404,))
+def get_instance(instance_id):
+    return dump(s.InstanceDetailSchema(), instances.get(orchestrator(), instance_id, current_actor()))

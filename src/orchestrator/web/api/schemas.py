@@ -1,0 +1,341 @@
+"""marshmallow schemas of the JSON API: what requests may carry and what responses contain.
+
+They also drive the OpenAPI document (api/openapi.py), so the documentation cannot drift
+from what the views load and dump.
+"""
+from __future__ import annotations
+
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from ...services.instances import STATUSES
+from ...services.processes import KINDS
+
+MESSAGES = {
+    "required": "Feltet må fylles ut.",
+    "null": "Feltet kan ikke være tomt (null).",
+    "invalid": "Ugyldig verdi.",
+}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> None:
+    if _CONTROL.search(value):
+        raise ValidationError("Teksten inneholder kontrolltegn.")
+
+
+def text(max_length: int = 200, **kwargs) -> fields.String:
+    """A string without control characters (PostgreSQL refuses NUL bytes) and of bounded length."""
+    return fields.String(
+        validate=[validate.Length(max=max_length, error=f"Høyst {max_length} tegn."), _no_control_characters],
+        error_messages={**MESSAGES, "invalid": "Skriv tekst."}, **kwargs)
+
+
+class RequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": "Ukjent felt.", "type": "Forventet et JSON-objekt."}
+
+
+# --- common --------------------------------------------------------------------------------
+
+
+class ErrorSchema(Schema):
+    message = fields.String(required=True, metadata={"description": "What went wrong, in Norwegian."})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "422: per-field messages, keyed by the field's path."})
+    problems = fields.List(fields.Nested(lambda: ProblemSchema()),
+                           metadata={"description": "422 on deploy: what is wrong, where."})
+
+
+class ProblemSchema(Schema):
+    file = fields.String(required=True)
+    element_id = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    message = fields.String(required=True)
+
+
+class PageQuery(RequestSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error="Fra 1 til 100000."),
+                          error_messages={"invalid": "Skriv et helt tall."})
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200, error="Fra 1 til 200."),
+                              error_messages={"invalid": "Skriv et helt tall."})
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item), required=True),
+        "total": fields.Integer(required=True),
+        "page": fields.Integer(required=True),
+        "per_page": fields.Integer(required=True),
+    }, name=name)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+
+
+class MeSchema(Schema):
+    username = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+
+
+# --- processes -----------------------------------------------------------------------------
+
+
+class ProcessVersionSchema(Schema):
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={"enum": list(KINDS)})
+    name = fields.String(allow_none=True)
+    filename = fields.String(required=True)
+    deployed_at = fields.DateTime(required=True)
+    deployed_by = fields.String(allow_none=True)
+    running_instances = fields.Integer(required=True)
+
+
+class ProcessSchema(Schema):
+    key = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"enum": list(KINDS)})
+    name = fields.String(allow_none=True)
+    latest_version = fields.Integer(required=True)
+    deployed_at = fields.DateTime(required=True)
+    deployed_by = fields.String(allow_none=True)
+    running_instances = fields.Integer(required=True)
+    versions = fields.List(fields.Nested(ProcessVersionSchema), required=True)
+
+
+ProcessPageSchema = page_of(ProcessSchema, "ProcessPage")
+
+
+class ProcessQuery(PageQuery):
+    kind = fields.String(validate=validate.OneOf(KINDS, error="Bruk bpmn, dmn eller form."))
+
+
+class DeployedSchema(Schema):
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    filename = fields.String(required=True)
+    changed = fields.Boolean(required=True, metadata={"description": "false: identical to the latest version"})
+
+
+class DeployResultSchema(Schema):
+    key = fields.String(required=True, metadata={"description": "the (first) process deployed"})
+    version = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    changed = fields.Boolean(required=True)
+    deployed = fields.List(fields.Nested(DeployedSchema), required=True)
+
+
+# --- instances -----------------------------------------------------------------------------
+
+
+class InstanceStartSchema(RequestSchema):
+    process_key = text(required=True)
+    business_key = text(100, allow_none=True, metadata={"description": "saksnummer (never a national id)"})
+    data = fields.Dict(keys=fields.String(), allow_none=True, error_messages={**MESSAGES, "invalid": "Forventet et objekt."})
+
+
+class InstanceQuery(PageQuery):
+    process_key = text()
+    status = fields.String(validate=validate.OneOf(STATUSES, error=f"Bruk en av {', '.join(STATUSES)}."))
+    business_key = text(100)
+
+
+class InstanceSummarySchema(Schema):
+    id = fields.Integer(required=True)
+    process_key = fields.String(required=True)
+    process_version = fields.Integer(required=True)
+    process_name = fields.String(allow_none=True)
+    business_key = fields.String(allow_none=True)
+    status = fields.String(required=True, metadata={"enum": list(STATUSES)})
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    completed_at = fields.DateTime(allow_none=True)
+    next_timer_at = fields.DateTime(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+InstancePageSchema = page_of(InstanceSummarySchema, "InstancePage")
+
+
+class InstanceTaskSchema(Schema):
+    id = fields.String(required=True)
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+    form_key = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    due_at = fields.DateTime(allow_none=True)
+
+
+class TimerSchema(Schema):
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    due_at = fields.DateTime(required=True)
+    kind = fields.String(required=True)
+
+
+class HistorySchema(Schema):
+    at = fields.DateTime(required=True)
+    actor = fields.String(allow_none=True)
+    action = fields.String(required=True)
+    task_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    element_name = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+class InstanceDetailSchema(InstanceSummarySchema):
+    data = fields.Dict(required=True)
+    tasks = fields.List(fields.Nested(InstanceTaskSchema), required=True)
+    timers = fields.List(fields.Nested(TimerSchema), required=True)
+    history = fields.List(fields.Nested(HistorySchema), required=True)
+    completed_elements = fields.List(fields.String(), required=True)
+    walked = fields.List(fields.List(fields.String()), required=True,
+                         metadata={"description": "(source element id, target element id) pairs that were walked"})
+    active_elements = fields.List(fields.String(), required=True)
+    waiting_messages = fields.List(fields.String(), required=True)
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+
+class TaskQuery(PageQuery):
+    scope = fields.String(load_default="roles",
+                          validate=validate.OneOf(("mine", "roles", "all"), error="Bruk mine, roles eller all."),
+                          metadata={"description": "mine: assigned to me; roles: my roles' queues plus mine; "
+                                                   "all: every open task (managers and koordinerende enhet)"})
+
+
+class TaskSchema(Schema):
+    id = fields.String(required=True)
+    instance_id = fields.Integer(required=True)
+    process_key = fields.String(required=True)
+    business_key = fields.String(allow_none=True)
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+    form_key = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean(required=True)
+
+
+TaskPageSchema = page_of(TaskSchema, "TaskPage")
+
+
+class OptionSchema(Schema):
+    value = fields.String(required=True)
+    label = fields.String(required=True)
+
+
+class FormFieldSchema(Schema):
+    type = fields.String(required=True)
+    key = fields.String(allow_none=True, metadata={"description": "data key (path for group/dynamiclist)"})
+    label = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+    required = fields.Boolean(required=True)
+    min_length = fields.Integer(allow_none=True)
+    max_length = fields.Integer(allow_none=True)
+    minimum = fields.Float(allow_none=True)
+    maximum = fields.Float(allow_none=True)
+    pattern = fields.String(allow_none=True)
+    validation_type = fields.String(allow_none=True)
+    options = fields.Method("_options", allow_none=True,
+                            metadata={"type": "array", "items": {"$ref": "#/components/schemas/Option"},
+                                      "nullable": True})
+    subtype = fields.String(allow_none=True)
+    decimal_digits = fields.Integer(allow_none=True)
+    readonly = fields.Boolean(required=True)
+    hide_if = fields.String(allow_none=True, metadata={"description": "form-js conditional.hide (FEEL)"})
+    default = fields.Raw(allow_none=True)
+    properties = fields.Dict(keys=fields.String(), values=fields.String())
+    children = fields.List(fields.Nested(lambda: FormFieldSchema()), required=True)
+
+    def _options(self, obj):
+        return None if obj.options is None else [{"value": v, "label": label} for v, label in obj.options]
+
+
+class FormSchema(Schema):
+    key = fields.String(required=True)
+    title = fields.String(allow_none=True)
+    components = fields.List(fields.Nested(FormFieldSchema), required=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    process_name = fields.String(allow_none=True)
+    documentation = fields.String(allow_none=True)
+    data = fields.Dict(required=True, metadata={"description": "the task's current data"})
+    form = fields.Nested(FormSchema, allow_none=True)
+    may_act = fields.Boolean(required=True, metadata={"description": "whether you may claim/complete it now"})
+
+
+class CompleteSchema(RequestSchema):
+    data = fields.Dict(keys=fields.String(), allow_none=True, load_default=dict,
+                       error_messages={**MESSAGES, "invalid": "Forventet et objekt."})
+
+
+class CompletedSchema(Schema):
+    task_id = fields.String(required=True)
+    instance_id = fields.Integer(required=True)
+    instance_status = fields.String(required=True)
+    next_tasks = fields.List(fields.Nested(TaskSchema), required=True,
+                             metadata={"description": "open tasks of the same case you may do next"})
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+class MessageSchema(RequestSchema):
+    business_key = text(100, required=True)
+    data = fields.Dict(keys=fields.String(), allow_none=True, error_messages={**MESSAGES, "invalid": "Forventet et objekt."})
+
+
+class DeliverySchema(Schema):
+    message = fields.String(required=True)
+    instance_id = fields.Integer(required=True)
+    started = fields.Boolean(required=True)
+
+
+class DeliveriesSchema(Schema):
+    deliveries = fields.List(fields.Nested(DeliverySchema), required=True)
+
+
+# --- dashboard -----------------------------------------------------------------------------
+
+
+class DueItemSchema(Schema):
+    instance_id = fields.Integer(required=True)
+    business_key = fields.String(allow_none=True)
+    process_key = fields.String(required=True)
+    what = fields.String(required=True)
+    due_at = fields.DateTime(allow_none=True)
+    task_id = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+
+
+class CoordinatorLoadSchema(Schema):
+    username = fields.String(required=True)
+    display_name = fields.String(allow_none=True)
+    active_plans = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    at_limit = fields.Boolean(required=True)
+    over_limit = fields.Boolean(required=True)
+
+
+class OverviewSchema(Schema):
+    generated_at = fields.DateTime(required=True)
+    innkallinger_due_soon = fields.List(fields.Nested(DueItemSchema), required=True)
+    innkallinger_overdue = fields.List(fields.Nested(DueItemSchema), required=True)
+    groups_without_meeting = fields.List(fields.Nested(DueItemSchema), required=True)
+    coordinator_load = fields.List(fields.Nested(CoordinatorLoadSchema), required=True)
+    escalations_open = fields.List(fields.Nested(DueItemSchema), required=True)
+    failed_notices = fields.List(fields.Nested(DueItemSchema), required=True)
+    instances_in_error = fields.List(fields.Nested(DueItemSchema), required=True)

@@ -1,0 +1,120 @@
+"""How things read on the pages: Norwegian dates in Oslo time, role, status and action names."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+ROLE_NAMES = {
+    "tjenesteyter": "Tjenesteyter",
+    "koordinerende_enhet": "Koordinerende enhet",
+    "koordinator": "Koordinator",
+    "leder": "Leder",
+    "kommuneledelse": "Kommuneledelse",
+    "process_owner": "Prosesseier",
+    "manager": "Virksomhetsleder (innsyn)",
+}
+STATUS_NAMES = {"running": "Pågår", "completed": "Fullført", "terminated": "Avsluttet", "error": "Feil"}
+ACTION_NAMES = {
+    "started": "Startet",
+    "task_opened": "Oppgave åpnet",
+    "task_claimed": "Oppgave tatt",
+    "task_released": "Oppgave lagt tilbake",
+    "task_completed": "Oppgave fullført",
+    "message_received": "Melding mottatt",
+    "message_sent": "Melding sendt",
+    "timer_fired": "Tidsfrist utløst",
+    "completed": "Saken er avsluttet",
+    "terminated": "Avsluttet",
+    "error": "Feil",
+    "deployed": "Rullet ut",
+    "notice_sent": "Varsel sendt",
+    "notice_failed": "Varsel feilet",
+    "notice_queued": "Utsending lagt i kø",
+    "notice_requeued": "Utsending sendt på nytt",
+    "koordinator_registrert": "Koordinator registrert på saken",
+    "planverktoy_registrert": "Planverktøy registrert på saken",
+}
+KIND_NAMES = {"bpmn": "Prosess (BPMN)", "dmn": "Beslutningstabell (DMN)", "form": "Skjema"}
+TIMER_KINDS = {"date": "Tidspunkt", "duration": "Varighet", "cycle": "Gjentakelse"}
+
+
+def to_oslo(value) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(OSLO)
+    return None
+
+
+def when(value) -> str:
+    """15.03.2027 kl. 10:00 (Norwegian time)."""
+    moment = to_oslo(value)
+    return moment.strftime("%d.%m.%Y kl. %H:%M") if moment else ""
+
+
+def day(value) -> str:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.strftime("%d.%m.%Y")
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value).strftime("%d.%m.%Y")
+        except ValueError:
+            return value
+    moment = to_oslo(value)
+    return moment.strftime("%d.%m.%Y") if moment else ""
+
+
+def value_text(value) -> str:
+    """A data value as a person reads it (dates Norwegian, yes/no, lists joined)."""
+    if value is None:
+        return "–"
+    if value is True:
+        return "Ja"
+    if value is False:
+        return "Nei"
+    if isinstance(value, str):
+        if len(value) == 10 and value[4] == "-" and value[7] == "-":
+            return day(value)
+        if len(value) >= 16 and value[4] == "-" and value[10] == "T":
+            return when(value) or value
+        return value
+    if isinstance(value, (list, tuple)):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return ", ".join(value_text(v) for v in value)
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    return str(value)
+
+
+def label_of(key: str) -> str:
+    """`samarbeid_nodvendig` -> `Samarbeid nodvendig`: data keys as headings."""
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def pretty_json(value) -> Markup:
+    return escape(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str))
+
+
+def register(app) -> None:
+    app.add_template_filter(when, "when")
+    app.add_template_filter(day, "day")
+    app.add_template_filter(value_text, "value_text")
+    app.add_template_filter(label_of, "label_of")
+    app.add_template_filter(pretty_json, "pretty_json")
+    app.add_template_filter(lambda r: ROLE_NAMES.get(r, r or "–"), "role_name")
+    app.add_template_filter(lambda s: STATUS_NAMES.get(s, s), "status_name")
+    app.add_template_filter(lambda a: ACTION_NAMES.get(a, a), "action_name")
+    app.add_template_filter(lambda k: KIND_NAMES.get(k, k), "kind_name")

@@ -1,0 +1,87 @@
+"""Instances: the filtered list, one instance on its diagram, and starting a new case."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from ... import clock
+from ...services import instances, processes, tasks
+from ...services.errors import Invalid, StepFailed
+from ..auth import current_actor, orchestrator
+from ..formatting import ROLE_NAMES, when
+from ..forms_render import FormView, parse_submission
+from . import PER_PAGE, int_arg
+
+bp = Blueprint("instances", __name__)
+BUSINESS_KEY_FIELD = "__saksnummer"
+
+
+@bp.get("/instances")
+def instance_list():
+    actor, ctx = current_actor(), orchestrator()
+    filters = {
+        "process_key": (request.args.get("process_key") or "").strip()[:200] or None,
+        "status": request.args.get("status") or None,
+        "business_key": (request.args.get("business_key") or "").strip()[:100] or None,
+    }
+    if filters["status"] not in (None, *instances.STATUSES):
+        filters["status"] = None
+    for name in ("process_key", "business_key"):
+        if filters[name] and "\x00" in filters[name]:
+            filters[name] = None
+    page = instances.list_instances(ctx, actor, page=int_arg("page"), per_page=PER_PAGE, **filters)
+    known = processes.list_processes(ctx, actor, kind="bpmn", per_page=200).items
+    return render_template("instances/list.html", page=page, filters=filters, known=known,
+                           statuses=instances.STATUSES)
+
+
+@bp.get("/instances/<id:instance_id>")
+def instance_page(instance_id):
+    detail = instances.get(orchestrator(), instance_id, current_actor())
+    return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail))
+
+
+def _overlays(detail) -> list[dict]:
+    """Labels drawn on the diagram: who has an open task and by when; when a timer fires."""
+    items = []
+    for t in detail.tasks:
+        who = t["assignee"] or ROLE_NAMES.get(t["role"], t["role"] or "")
+        label = f"Frist {when(t['due_at'])}" if t["due_at"] else "Åpen oppgave"
+        items.append({"element_id": t["element_id"], "kind": "task", "label": label, "who": who,
+                      "overdue": bool(t["due_at"] and t["due_at"] < clock.now())})
+    for t in detail.timers:
+        items.append({"element_id": t["element_id"], "kind": "timer", "label": f"Utløper {when(t['due_at'])}",
+                      "who": "", "overdue": False})
+    return items
+
+
+@bp.get("/instances/new")
+def choose_process():
+    return render_template("instances/new.html", startable=processes.startable(orchestrator(), current_actor()))
+
+
+@bp.route("/instances/new/<key:key>", methods=["GET", "POST"])
+def start(key):
+    actor, ctx = current_actor(), orchestrator()
+    process = processes.startable_process(ctx, key, actor)
+    values, errors, message, business_key = {}, {}, None, ""
+    if request.method == "POST":
+        business_key = (request.form.get(BUSINESS_KEY_FIELD) or "").strip()
+        values = parse_submission(process.form, request.form, {}) if process.form else {}
+        try:
+            started = instances.start(ctx, key, actor, business_key or None, values)
+        except Invalid as error:
+            errors, message = error.fields, error.message
+        except StepFailed as error:
+            message = error.message
+        else:
+            following = [t for t in tasks.list_tasks(ctx, actor, "roles", instance_id=started.id).items
+                         if tasks.may_act_now(actor, t)]
+            flash(f"Saken er startet ({process.name or key}).", "success")
+            if following:
+                return redirect(url_for("tasks.task_page", task_id=following[0].id))
+            return redirect(url_for("instances.instance_page", instance_id=started.id))
+    form_errors = {k: v for k, v in errors.items() if k != "business_key"}
+    view = FormView(process.form, values, form_errors, {}) if process.form else None
+    status = 422 if request.method == "POST" else 200
+    return render_template("instances/start.html", process=process, view=view, errors=errors, message=message,
+                           business_key=business_key, business_key_field=BUSINESS_KEY_FIELD), status

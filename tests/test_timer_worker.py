@@ -1,0 +1,218 @@
+"""The timer worker: index-only passes, sleeping until due, waking early, leases, exactly once."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, text
+
+import diagrams
+from helpers import open_elements
+from orchestrator.services import instances, runtime, timers
+from orchestrator.services.access import SYSTEM
+from orchestrator.services.worker import Worker, start_in_thread, stop_thread
+
+
+def _start_many(orc, count, key="test_fjorten_dager"):
+    ids = []
+    for number in range(count):
+        ids.append(instances.start(orc, key, SYSTEM, business_key=f"SAK-{number}").id)
+    return ids
+
+
+@pytest.fixture
+def waiting(orc, deploy, clock):
+    """Instances waiting for a timer: a date 14 days before a meeting set at start."""
+    deploy(*diagrams.timers(date_expr="2027-03-01T09:00:00+01:00", duration="P1D"))
+    return _start_many(orc, 5, "test_tidtakere")
+
+
+def test_a_pass_with_nothing_due_loads_no_instance(orc, waiting, monkeypatch):
+    loads = []
+    original = runtime.load
+    monkeypatch.setattr(runtime, "load", lambda *a, **k: loads.append(a[2]) or original(*a, **k))
+    assert Worker(orc).run_pass() == []
+    assert loads == []
+
+
+def test_an_idle_turn_is_one_statement_asking_every_source(orc, waiting):
+    statements = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(orc.db.engine, "before_cursor_execute", listener)
+    try:
+        fired, sleep = Worker(orc).turn()
+    finally:
+        event.remove(orc.db.engine, "before_cursor_execute", listener)
+    queries = [s for s in statements if not s.startswith(("BEGIN", "select pg_", "SELECT 1"))]
+    assert (fired, len(queries)) == ([], 1), statements
+    assert "instances" in queries[0] and "notices" in queries[0] and sleep > 0
+
+
+def test_due_instances_are_found_through_the_next_timer_index(orc):
+    if orc.db.dialect != "sqlite":
+        pytest.skip("the query plan is checked on SQLite; PostgreSQL's planner prefers seq scans on tiny tables")
+    with orc.db.read() as session:
+        plan = session.execute(text(
+            "EXPLAIN QUERY PLAN SELECT id FROM instances WHERE next_timer_at <= :now "
+            "ORDER BY next_timer_at LIMIT 10"), {"now": "2027-01-01"}).all()
+    assert any("ix_instances_next_timer" in str(row) for row in plan), plan
+
+
+def test_the_worker_plans_to_sleep_until_the_next_due_time(orc, waiting, clock):
+    worker = Worker(orc)
+    orc.settings.worker_max_sleep_seconds = 10 ** 9
+    due = instances.get(orc, waiting[0], SYSTEM).next_timer_at
+    assert worker.seconds_until_next() == pytest.approx((due - clock.now()).total_seconds() + 0.005)
+
+
+def test_the_worker_wakes_when_an_earlier_timer_appears_and_fires_it(orc, deploy, clock):
+    deploy(*diagrams.timers(date_expr="2027-06-01T09:00:00+02:00", duration="P1D"))
+    orc.settings.worker_max_sleep_seconds = 10 ** 9
+    worker = Worker(orc)
+    passes = []
+    passed = threading.Condition()
+
+    def record(fired):
+        with passed:
+            passes.append(fired)
+            passed.notify_all()
+
+    worker.on_pass.append(record)
+    thread, stop = start_in_thread(orc, worker)
+    try:
+        with passed:
+            assert passed.wait_for(lambda: len(passes) >= 1, timeout=10)
+        assert worker.planned_sleep is not None and worker.planned_sleep > 10 ** 8  # nothing waits: sleep long
+        # a timer 10 minutes away is created: the worker wakes and plans for it
+        deploy(*diagrams.timers(date_expr="2027-01-04T09:10:00+01:00", duration="P1D"))
+        started = instances.start(orc, "test_tidtakere", SYSTEM)
+        with passed:
+            assert passed.wait_for(lambda: len(passes) >= 2, timeout=10)
+        assert worker.planned_sleep == pytest.approx(600.005, abs=0.01)
+        # time passes (on the injected clock); a nudge wakes the worker, which fires it
+        clock.advance(timedelta(minutes=11))
+        orc.timer_signal.notify(None)
+        with passed:
+            assert passed.wait_for(lambda: any(f for f in passes[2:]), timeout=10)
+        assert [f.instance_id for batch in passes for f in batch] == [started.id]
+        assert instances.get(orc, started.id, SYSTEM).timers[0]["element_id"] == "varighet"
+    finally:
+        stop_thread(thread, stop, orc)
+
+
+def test_a_crashed_workers_lease_expires_and_the_timer_fires_exactly_once(orc, waiting, clock):
+    clock.set(instances.get(orc, waiting[0], SYSTEM).next_timer_at + timedelta(seconds=1))
+    claimed_by_dead = timers.claim_due(orc, "worker-a")
+    assert sorted(claimed_by_dead) == sorted(waiting)
+    assert timers.claim_due(orc, "worker-b") == []  # leased: nobody else takes them
+    clock.advance(timedelta(seconds=orc.settings.timer_lease_seconds + 1))
+    fired = timers.fire_due(orc, owner="worker-b")
+    assert sorted(f.instance_id for f in fired) == sorted(waiting)
+    # the "dead" worker comes back and tries to finish its batch: its lease is gone
+    assert [timers.fire_instance(orc, i, "worker-a") for i in claimed_by_dead] == [None] * len(waiting)
+    for instance_id in waiting:
+        history = instances.get(orc, instance_id, SYSTEM).history
+        assert [h["action"] for h in history].count("timer_fired") == 1
+
+
+def test_a_stopping_worker_fires_the_instance_it_is_on_and_gives_the_rest_of_its_batch_back(orc, waiting, clock,
+                                                                                            monkeypatch):
+    clock.set(instances.get(orc, waiting[0], SYSTEM).next_timer_at + timedelta(seconds=1))
+    stop, original = threading.Event(), timers.fire_instance
+
+    def fire_then_stop(*args):  # SIGTERM arrives while the second instance fires
+        result = original(*args)
+        if len(fired_so_far) == 1:
+            stop.set()
+        fired_so_far.append(result)
+        return result
+
+    fired_so_far = []
+    monkeypatch.setattr(timers, "fire_instance", fire_then_stop)
+    fired = timers.fire_due(orc, owner="stopping", stop=stop)
+    assert len(fired) == 2
+    monkeypatch.setattr(timers, "fire_instance", original)
+    # the other three are due again and leased to nobody: another worker takes them at once
+    assert sorted(f.instance_id for f in timers.fire_due(orc, owner="other")) == sorted(
+        set(waiting) - {f.instance_id for f in fired})
+
+
+def test_concurrent_claims_never_share_an_instance(orc, deploy, clock):
+    deploy(*diagrams.timers(date_expr="2027-01-04T09:00:00+01:00", duration="P1D"))
+    ids = _start_many(orc, 40, "test_tidtakere")
+    clock.advance(timedelta(minutes=1))
+    barrier, claims = threading.Barrier(4), {}
+
+    def claim(name):
+        barrier.wait()
+        mine = []
+        while batch := timers.claim_due(orc, name, limit=3):
+            mine += batch
+        claims[name] = mine
+
+    threads = [threading.Thread(target=claim, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    everything = [i for batch in claims.values() for i in batch]
+    assert sorted(everything) == sorted(ids)  # each claimed exactly once
+
+
+def test_a_timer_whose_step_fails_marks_the_instance_as_error_instead_of_spinning(orc, deploy, clock, monkeypatch):
+    deploy(*diagrams.timers(date_expr="2027-01-04T09:00:00+01:00", duration="P1D"))
+    [instance_id] = _start_many(orc, 1, "test_tidtakere")
+    clock.advance(timedelta(minutes=1))
+    from orchestrator.engine import workflow as engine
+
+    def broken(workflow):
+        raise engine.EngineError("uttrykket feilet")
+
+    monkeypatch.setattr(engine, "fire_timers", broken)
+    [fired] = timers.fire_due(orc)
+    assert fired.error == "uttrykket feilet"
+    detail = instances.get(orc, instance_id, SYSTEM)
+    assert (detail.status, detail.next_timer_at) == ("error", None)
+    assert timers.fire_due(orc) == []
+
+
+def test_timers_fire_as_of_a_given_time_without_waiting(orc, deploy, clock):
+    deploy(*diagrams.boundary_timers())
+    started = instances.start(orc, "test_grense", SYSTEM)
+    from orchestrator import clock as clock_module
+    with clock_module.frozen(clock.now() + timedelta(days=15)):
+        fired = timers.fire_due(orc)
+    assert [f.elements for f in fired] == [["frist"]]
+    assert open_elements(orc, started.id) == ["for_sent"]
+
+
+def test_another_process_wakes_the_worker_through_postgresql_notify(orc, settings, deploy, clock):
+    if orc.db.dialect != "postgresql":
+        pytest.skip("cross-process wake-up is PostgreSQL's NOTIFY")
+    from orchestrator.services.context import Orchestrator
+
+    deploy(*diagrams.timers(date_expr="2027-06-01T09:00:00+02:00", duration="P1D"))
+    settings.worker_max_sleep_seconds = 10 ** 9
+    worker_side = Orchestrator(settings)  # its own signal, pool and LISTEN connection
+    worker = Worker(worker_side)
+    passes, passed = [], threading.Condition()
+
+    def record(fired):
+        with passed:
+            passes.append(worker.planned_sleep)
+            passed.notify_all()
+
+    worker.on_pass.append(record)
+    thread, stop = start_in_thread(worker_side, worker)
+    try:
+        with passed:
+            assert passed.wait_for(lambda: len(passes) >= 1, timeout=10)
+        deploy(*diagrams.timers(date_expr="2027-01-04T09:10:00+01:00", duration="P1D"))
+        instances.start(orc, "test_tidtakere", SYSTEM)  # committed by "another process"
+        with passed:
+            assert passed.wait_for(lambda: len(passes) >= 2, timeout=10)
+        assert passes[-1] == pytest.approx(600.005, abs=0.01)
+    finally:
+        stop_thread(thread, stop, worker_side)
+        worker_side.close()

@@ -1,0 +1,237 @@
+"""Every endpoint × every role: who may read, claim, complete, deploy and see which instances.
+
+Each role's test builds the same small world, runs every endpoint as that role's user, and
+reports every status that differs from the expected one (so one run shows the whole matrix).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+from sqlalchemy import update
+
+import diagrams
+pytest.register_assert_rewrite("webtools")  # it is also this module's plugin (pytest_plugins below)
+from webtools import GOOD_OPPSTART, ROLE_USERS, as_form_items, rich_form_process
+
+from orchestrator.services import instances, tasks, users
+from orchestrator.services.access import SYSTEM, Actor
+from orchestrator.store.models import OpenTask
+
+from helpers import open_tasks
+
+pytest_plugins = ["webtools"]  # the web fixtures: app, web, new_client, role_users
+
+TY, KE, KO, LE, KL, PO, MA = ("tjenesteyter", "koordinerende_enhet", "koordinator", "leder", "kommuneledelse",
+                              "process_owner", "manager")
+ROLES = (TY, KE, KO, LE, KL, PO, MA)
+GOOD_VURDERING = {"behov": "ja", "begrunnelse": "Flere tjenester er inne"}
+
+
+@dataclass
+class World:
+    orc: object
+    token: str
+    instance_a: int = 0  # test_gateway: open task «vurder» in the tjenesteyter lane
+    task_a: str = ""
+    instance_b: int = 0  # test_koordinering: open task in the koordinator lane, unassigned
+    instance_c: int = 0  # test_koordinering: task assigned by rule to another coordinator (kjell)
+    task_c: str = ""
+    counter: list = field(default_factory=lambda: [0])
+
+    def gateway_task(self) -> str:
+        """A fresh instance of test_gateway; its open «vurder» task."""
+        self.counter[0] += 1
+        started = instances.start(self.orc, "test_gateway", SYSTEM, f"SAK-F{self.counter[0]}")
+        return open_tasks(self.orc, started.id)[0].id
+
+
+@pytest.fixture
+def world(orc, deploy, role_users, make_user):
+    deploy(*diagrams.user_task_with_gateway())
+    deploy(*rich_form_process())
+    make_user("kjell", KO)
+    make_user("trond", TY)
+    w = World(orc, "")
+    a = instances.start(orc, "test_gateway", SYSTEM, "SAK-A")
+    w.instance_a, w.task_a = a.id, open_tasks(orc, a.id)[0].id
+    w.instance_b = instances.start(orc, "test_koordinering", SYSTEM, "SAK-B").id
+    c = instances.start(orc, "test_koordinering", SYSTEM, "SAK-C")
+    w.instance_c, w.task_c = c.id, open_tasks(orc, c.id)[0].id
+    with orc.write() as session:  # as the coordinator-assignment rule does: assigned, not claimed
+        session.execute(update(OpenTask).where(OpenTask.id == w.task_c).values(assignee="kjell", claimed_at=None))
+    return w
+
+
+def _claimed_by_trond(w: World) -> str:
+    task_id = w.gateway_task()
+    tasks.claim(w.orc, task_id, Actor("trond", frozenset({TY})))
+    return task_id
+
+
+def _completed(w: World) -> str:
+    task_id = w.gateway_task()
+    tasks.complete(w.orc, task_id, GOOD_VURDERING, SYSTEM)
+    return task_id
+
+
+def _new_version() -> str:
+    return dict(diagrams.user_task_with_gateway())["test_gateway.bpmn"].replace("Vurder behov", "Vurder behovet")
+
+
+ALL = {r: 200 for r in ROLES}
+
+
+class _Answer:
+    def __init__(self, status_code: int, text: str):
+        self.status_code, self._text = status_code, text
+
+    def get_data(self, as_text=False):
+        return self._text
+
+
+def _submitted(client, url: str, data):
+    """A page submission: 404 when it came back to the list saying the task does not exist (for you)."""
+    response = client.post(url, data)
+    if response.status_code == 302 and response.headers["Location"].endswith("/tasks"):
+        listing = client.get("/tasks").get_data(as_text=True)
+        if "finnes ikke eller er ikke synlig for deg" in listing:
+            return _Answer(404, listing)
+    return response
+
+
+def _status_if(response, text: str):
+    """200 when the page shows `text`, 204 when it renders without it."""
+    body = response.get_data(as_text=True)
+    return _Answer(response.status_code if text in body else 204, body)
+
+
+def only(ok: int, roles, otherwise: int) -> dict:
+    return {r: (ok if r in roles else otherwise) for r in ROLES}
+
+
+@dataclass
+class Case:
+    name: str
+    run: Callable  # (client, world, token) -> response
+    expected: dict
+
+
+CASES = [
+    # --- API: processes ---
+    Case("GET api processes", lambda c, w, t: c.api("GET", "/api/v1/processes", t), ALL),
+    Case("GET api process", lambda c, w, t: c.api("GET", "/api/v1/processes/test_gateway", t), ALL),
+    Case("GET api version xml", lambda c, w, t: c.api("GET", "/api/v1/processes/test_gateway/versions/1/xml", t), ALL),
+    Case("POST api processes (deploy)", lambda c, w, t: c.api("POST", "/api/v1/processes", t, data=_new_version(),
+                                                              content_type="application/xml"), only(201, {PO}, 403)),
+    # --- API: instances ---
+    Case("POST api instances (start)", lambda c, w, t: c.api("POST", "/api/v1/instances", t,
+                                                             json={"process_key": "test_gateway"}),
+         only(201, {TY, KE}, 403)),
+    Case("GET api instances", lambda c, w, t: c.api("GET", "/api/v1/instances", t), ALL),
+    Case("GET api instance A (tjenesteyter task)", lambda c, w, t: c.api("GET", f"/api/v1/instances/{w.instance_a}", t),
+         only(200, {TY, KE, MA}, 404)),
+    Case("GET api instance B (koordinator task)", lambda c, w, t: c.api("GET", f"/api/v1/instances/{w.instance_b}", t),
+         only(200, {KO, KE, MA}, 404)),
+    Case("GET api instance C (assigned to kjell)", lambda c, w, t: c.api("GET", f"/api/v1/instances/{w.instance_c}", t),
+         only(200, {KE, MA}, 404)),
+    # --- API: tasks ---
+    Case("GET api tasks", lambda c, w, t: c.api("GET", "/api/v1/tasks?scope=roles", t), ALL),
+    Case("GET api tasks scope=all", lambda c, w, t: c.api("GET", "/api/v1/tasks?scope=all", t), only(200, {KE, MA}, 403)),
+    Case("GET /tasks?scope=all shows the tab", lambda c, w, t: _status_if(c.get("/tasks?scope=all"), "Alle åpne oppgaver"),
+         only(200, {KE, MA}, 204)),
+    Case("GET api task A", lambda c, w, t: c.api("GET", f"/api/v1/tasks/{w.task_a}", t), only(200, {TY, KE, MA}, 404)),
+    Case("GET api task C (kjell's)", lambda c, w, t: c.api("GET", f"/api/v1/tasks/{w.task_c}", t),
+         only(200, {KE, MA}, 404)),
+    Case("POST api claim", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.gateway_task()}/claim", t),
+         only(200, {TY}, 403)),
+    Case("POST api claim of a task another took", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{_claimed_by_trond(w)}/claim", t),
+         only(409, {TY}, 403)),
+    Case("POST api claim of the coordinator's task", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.task_c}/claim", t),
+         only(403, set(), 403)),
+    Case("POST api complete", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.gateway_task()}/complete", t,
+                                                    json={"data": GOOD_VURDERING}), only(200, {TY}, 403)),
+    Case("POST api complete invalid data", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.gateway_task()}/complete", t,
+                                                                 json={"data": {"behov": "kanskje"}}), only(422, {TY}, 403)),
+    Case("POST api complete a completed task", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{_completed(w)}/complete", t,
+                                                                     json={"data": GOOD_VURDERING}), only(409, {TY, KE, MA}, 404)),
+    Case("POST api complete a task another took", lambda c, w, t: c.api(
+        "POST", f"/api/v1/tasks/{_claimed_by_trond(w)}/complete", t, json={"data": GOOD_VURDERING}), only(409, {TY}, 403)),
+    Case("POST api complete the coordinator's task", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.task_c}/complete", t,
+                                                                           json={"data": {}}), only(403, set(), 403)),
+    Case("POST api release of another's task", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{_claimed_by_trond(w)}/release", t),
+         only(403, set(), 403)),
+    # --- API: messages, dashboard, me, openapi ---
+    Case("POST api message", lambda c, w, t: c.api("POST", "/api/v1/messages/test_svar", t, json={"business_key": "SAK-X"}),
+         only(404, {TY, KE, KO, LE, KL}, 403)),
+    Case("GET api dashboard", lambda c, w, t: c.api("GET", "/api/v1/dashboard", t), only(200, {KE, MA}, 403)),
+    Case("GET api me", lambda c, w, t: c.api("GET", "/api/v1/me", t), ALL),
+    Case("GET api openapi.json", lambda c, w, t: c.api("GET", "/api/v1/openapi.json", t), ALL),
+    # --- pages ---
+    Case("GET /tasks", lambda c, w, t: c.get("/tasks"), ALL),
+    Case("GET /tasks/A", lambda c, w, t: c.get(f"/tasks/{w.task_a}"), only(200, {TY, KE, MA}, 404)),
+    Case("POST /tasks/A/claim", lambda c, w, t: c.post(f"/tasks/{w.gateway_task()}/claim"), only(302, {TY}, 403)),
+    Case("POST /tasks/<id> (submit)", lambda c, w, t: _submitted(c, f"/tasks/{w.gateway_task()}", GOOD_VURDERING),
+         {TY: 302, KE: 403, MA: 403, KO: 404, LE: 404, KL: 404, PO: 404}),
+    Case("POST /tasks/<C> (submit the coordinator's task)", lambda c, w, t: _submitted(
+        c, f"/tasks/{w.task_c}", as_form_items(GOOD_OPPSTART)), only(403, {KE, MA}, 404)),
+    Case("GET /instances", lambda c, w, t: c.get("/instances"), ALL),
+    Case("GET /instances/A", lambda c, w, t: c.get(f"/instances/{w.instance_a}"), only(200, {TY, KE, MA}, 404)),
+    Case("GET /instances/B", lambda c, w, t: c.get(f"/instances/{w.instance_b}"), only(200, {KO, KE, MA}, 404)),
+    Case("GET /instances/new", lambda c, w, t: c.get("/instances/new"), ALL),
+    Case("POST /instances/new/test_gateway", lambda c, w, t: c.post("/instances/new/test_gateway", {"__saksnummer": "SAK-N"}),
+         only(302, {TY, KE}, 404)),
+    Case("GET /dashboard", lambda c, w, t: c.get("/dashboard"), only(200, {KE, MA}, 403)),
+    Case("GET /utsendinger", lambda c, w, t: c.get("/utsendinger"), only(200, {KE, MA}, 403)),
+    Case("GET /processes", lambda c, w, t: c.get("/processes"), ALL),
+    Case("GET /processes/test_gateway", lambda c, w, t: c.get("/processes/test_gateway"), ALL),
+    Case("GET /processes/…/versions/1", lambda c, w, t: c.get("/processes/test_gateway/versions/1"), ALL),
+    Case("GET /processes/…/versions/1/xml", lambda c, w, t: c.get("/processes/test_gateway/versions/1/xml"), ALL),
+    Case("GET /modeler", lambda c, w, t: c.get("/modeler"), only(200, {PO}, 403)),
+    Case("GET /modeler/test_gateway", lambda c, w, t: c.get("/modeler/test_gateway"), only(200, {PO}, 403)),
+    Case("POST /processes/upload", lambda c, w, t: c.post(
+        "/processes/upload", {"file": (io.BytesIO(_new_version().encode()), "test_gateway.bpmn")},
+        content_type="multipart/form-data"), only(302, {PO}, 403)),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_endpoint_answers_each_role_as_the_rules_say(role, web, world, role_users):
+    token = role_users.tokens[role]
+    web.login(ROLE_USERS[role])
+    mismatches = []
+    for case in CASES:
+        response = case.run(web, world, token)
+        if response.status_code != case.expected[role]:
+            mismatches.append(f"{case.name}: expected {case.expected[role]}, got {response.status_code} "
+                              f"{response.get_data(as_text=True)[:160]!r}")
+    assert not mismatches, f"{role}:\n" + "\n".join(mismatches)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_instance_lists_show_only_what_each_role_may_see(role, web, world, role_users):
+    body = web.api("GET", "/api/v1/instances?per_page=200", role_users.tokens[role]).get_json()
+    seen = {i["business_key"] for i in body["items"]}
+    expected = {
+        TY: {"SAK-A"}, KO: {"SAK-B"}, KE: {"SAK-A", "SAK-B", "SAK-C"}, MA: {"SAK-A", "SAK-B", "SAK-C"},
+        LE: set(), KL: set(), PO: set(),
+    }[role]
+    assert seen == expected
+
+
+def test_the_appointed_coordinator_does_the_task_assigned_to_them(web, world, orc):
+    token = users.create_token(orc, "kjell")
+    assert web.api("GET", f"/api/v1/instances/{world.instance_c}", token).status_code == 200
+    assert web.api("POST", f"/api/v1/tasks/{world.task_c}/claim", token).status_code == 200
+    response = web.login("kjell").post(f"/tasks/{world.task_c}", as_form_items(GOOD_OPPSTART))
+    assert response.status_code == 302
+
+
+def test_someone_who_did_a_step_still_sees_the_case_afterwards(web, world, role_users):
+    token = role_users.tokens[TY]
+    done = web.api("POST", f"/api/v1/tasks/{world.task_a}/complete", token, json={"data": GOOD_VURDERING})
+    assert done.status_code == 200
+    assert web.api("GET", f"/api/v1/instances/{world.instance_a}", token).status_code == 200
+    assert web.api("GET", f"/api/v1/instances/{world.instance_a}", role_users.tokens[LE]).status_code == 404
