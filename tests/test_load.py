@@ -12,7 +12,8 @@ Reported (printed, and written to tests/_artifacts/load.json under the database'
 second, and p50/p95/p99 latency per kind of request. Asserted: no 5xx and no failed request; no lost update: every
 completion answered 200 is in the audit log exactly once, with that user and that note, and its note
 is in the case's `notater` exactly once, in audit order; no task was completed twice, and nothing
-was completed that was not answered 200. 409s are expected (two clients on one task) and counted.
+was completed that was not answered 200; no deadlock in the server's log. 409s are expected (two clients
+on one task) and counted.
 """
 from __future__ import annotations
 
@@ -163,6 +164,8 @@ def test_fifty_clients_work_the_queues_with_no_5xx_and_no_lost_update(orc, tmp_p
 
     errors = [e for c in clients for e in c.errors]
     assert errors == [], errors[:20]  # no 5xx, no connection failure, no timeout
+    # a deadlock would be answered 409 and rolled back, but means two steps took their locks in different orders
+    assert "lost a race" not in server.proc.output(), server.proc.output()[-3000:]
     assert report["complete"]["statuses"].get("200", 0) == len(completed) > 0
 
     # no lost update: the audit log holds exactly the completions answered 200, each once

@@ -160,6 +160,12 @@ def task_data(workflow: BpmnWorkflow, task_id: str) -> dict:
     return _task(workflow, task_id).data
 
 
+def is_ready(workflow: BpmnWorkflow, task_id: str) -> bool:
+    """Whether `task_id` is a human task waiting to be done in this state."""
+    task = _find(workflow, task_id)
+    return task is not None and task.state == TaskState.READY and task.task_spec.manual
+
+
 def complete(workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
     """Complete a READY human task with the submitted data, then run on."""
     task = _task(workflow, task_id)
@@ -272,11 +278,15 @@ def _all_tasks(workflow: BpmnWorkflow):
         yield from sub.tasks.values()
 
 
-def _task(workflow: BpmnWorkflow, task_id: str):
+def _find(workflow: BpmnWorkflow, task_id: str):
     try:
-        task = workflow.get_task_from_id(UUID(task_id))
+        return workflow.get_task_from_id(UUID(task_id))
     except (ValueError, KeyError):
-        task = None
+        return None
+
+
+def _task(workflow: BpmnWorkflow, task_id: str):
+    task = _find(workflow, task_id)
     if task is None:
         raise EngineError("oppgaven finnes ikke i instansen")
     return task

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections import OrderedDict
 import select
@@ -10,6 +11,7 @@ import time
 from datetime import datetime
 from typing import Iterator
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,6 +21,10 @@ from .errors import Conflict
 from .specs import SpecCache
 
 CONFLICT_MESSAGE = "Saken ble endret av noen andre samtidig; last siden på nytt og prøv igjen."
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race and was undone
+LOST_RACE_SQLSTATES = frozenset({"40P01", "40001"})
+
+log = logging.getLogger(__name__)
 
 
 class TimerSignal:
@@ -141,9 +147,15 @@ class Orchestrator:
 
     @contextlib.contextmanager
     def write(self, label: str | None = None) -> Iterator[Session]:
-        """A unit of work; losing an optimistic-lock race is a Conflict for the caller."""
+        """A unit of work; losing a race (the optimistic lock, or a deadlock the database broke) is a
+        Conflict for the caller: nothing of it was kept, and trying again is safe."""
         try:
             with self.db.write(label) as session:
                 yield session
         except StaleDataError:
+            raise Conflict(CONFLICT_MESSAGE) from None
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) not in LOST_RACE_SQLSTATES:
+                raise
+            log.warning("unit of work %s lost a race and was rolled back: %s", label or "", error.orig)
             raise Conflict(CONFLICT_MESSAGE) from None

@@ -105,17 +105,19 @@ def save(step: Step) -> None:
         row.status, row.completed_at = COMPLETED, now
         step.audit("completed")
     previous_timer = row.next_timer_at
+    with step.session.no_autoflush:
+        snapshot = _snapshot(step)
+        gone = _sync_tasks(step, now, snapshot) + _sync_timers(step, snapshot) + _sync_message_waits(step, snapshot)
+        row.indexed = snapshot
+        row.timer_lease_owner = row.timer_lease_until = None
+    # Lock order: the instance row first (its UPDATE checks the version), then its child rows. A
+    # claim takes the same order, so two steps on one case queue on the instance, never deadlock.
     try:
-        with step.session.no_autoflush:
-            snapshot = _snapshot(step)
-            _sync_tasks(step, now, snapshot)
-            _sync_timers(step, snapshot)
-            _sync_message_waits(step, snapshot)
-            row.indexed = snapshot
-            row.timer_lease_owner = row.timer_lease_until = None
         step.session.flush()
     except StaleDataError:
         raise Conflict(CONFLICT_MESSAGE) from None
+    for statement in gone:
+        step.session.execute(statement)
     if row.next_timer_at is not None and (previous_timer is None or row.next_timer_at < previous_timer):
         signal_timer(step.ctx, step.session, row.next_timer_at)
     version, bundle = row.lock_version, step.bundle
@@ -147,13 +149,12 @@ def _snapshot(step: Step) -> dict:
     }
 
 
-def _sync_tasks(step: Step, now: datetime, snapshot: dict) -> None:
+def _sync_tasks(step: Step, now: datetime, snapshot: dict) -> list:
+    """Adds the tasks that opened; returns the deletes for those that closed (run after the flush)."""
     row, session = step.row, step.session
     ready = {t.id: t for t in engine.human_tasks(step.workflow, step.bundle)} if row.status == RUNNING else {}
     current = set(snapshot["tasks"])
     gone = current - ready.keys()
-    if gone:
-        session.execute(delete(OpenTask).where(OpenTask.id.in_(sorted(gone))))
     for task_id in sorted(ready.keys() - current):
         task = ready[task_id]
         due = _due(step, task)
@@ -166,6 +167,7 @@ def _sync_tasks(step: Step, now: datetime, snapshot: dict) -> None:
         step.audit("task_opened", task_id=task_id, element_id=task.element_id, element_name=task.name,
                    data={"role": task.role})
     snapshot["tasks"] = sorted(ready)
+    return [delete(OpenTask).where(OpenTask.id.in_(sorted(gone)))] if gone else []
 
 
 def _due(step: Step, task) -> datetime | None:
@@ -177,15 +179,14 @@ def _due(step: Step, task) -> datetime | None:
     return task.boundary_due
 
 
-def _sync_timers(step: Step, snapshot: dict) -> None:
+def _sync_timers(step: Step, snapshot: dict) -> list:
     row, session = step.row, step.session
     waiting = engine.timers(step.workflow) if row.status == RUNNING else []
     wanted = {(t.task_id, t.due_at.isoformat()): t for t in waiting}
     current = {tuple(entry) for entry in snapshot["timers"]}
-    for task_id, due in current - wanted.keys():
-        session.execute(delete(WaitingTimer).where(
-            WaitingTimer.instance_id == row.id, WaitingTimer.task_id == task_id,
-            WaitingTimer.due_at == datetime.fromisoformat(due)))
+    gone = [delete(WaitingTimer).where(
+        WaitingTimer.instance_id == row.id, WaitingTimer.task_id == task_id,
+        WaitingTimer.due_at == datetime.fromisoformat(due)) for task_id, due in sorted(current - wanted.keys())]
     for key in sorted(wanted.keys() - current):
         t = wanted[key]
         session.add(WaitingTimer(
@@ -194,18 +195,20 @@ def _sync_timers(step: Step, snapshot: dict) -> None:
         ))
     snapshot["timers"] = sorted([list(k) for k in wanted])
     row.next_timer_at = min((t.due_at for t in waiting), default=None)
+    return gone
 
 
-def _sync_message_waits(step: Step, snapshot: dict) -> None:
+def _sync_message_waits(step: Step, snapshot: dict) -> list:
     row, session = step.row, step.session
     wanted = set(engine.waiting_messages(step.workflow)) if row.status == RUNNING else set()
     current = {tuple(entry) for entry in snapshot["waits"]}
-    for name, element_id in current - wanted:
-        session.execute(delete(MessageWait).where(
-            MessageWait.instance_id == row.id, MessageWait.name == name, MessageWait.element_id == element_id))
+    gone = [delete(MessageWait).where(
+        MessageWait.instance_id == row.id, MessageWait.name == name, MessageWait.element_id == element_id)
+        for name, element_id in sorted(current - wanted)]
     for name, element_id in sorted(wanted - current):
         session.add(MessageWait(instance_id=row.id, name=name, element_id=element_id, business_key=row.business_key))
     snapshot["waits"] = sorted([list(k) for k in wanted])
+    return gone
 
 
 def instances_for_business_key(session: Session, business_key: str) -> list[Instance]:

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import column, func, select, true, union_all
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import flag_modified
 
 from .. import clock
 from ..engine import workflow as engine
 from ..forms.model import FormDefinition
 from ..forms.schema import FormInvalid, validate_submission
-from ..store.models import AuditEntry, Instance, OpenTask
+from ..store.models import AuditEntry, OpenTask
 from . import messages, rules, runtime
 from .access import Actor
 from .context import Orchestrator
@@ -109,7 +111,7 @@ def _queues(actor: Actor, scope: str, instance_id: int | None) -> list:
 
 def get(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
     with ctx.db.read() as session:
-        row = session.get(OpenTask, task_id)
+        row = _with_instance(session, task_id)
         if row is None:
             raise NotFound("oppgaven finnes ikke eller er allerede fullført")
         if not (actor.reads_all_instances or may_do(actor, row)):
@@ -119,6 +121,8 @@ def get(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
         workflow = engine.load(instance.state, bundle)
         form = ctx.specs.form_for(session, instance.pins, row.form_key) if row.form_key else None
         info = next((t for t in engine.human_tasks(workflow, bundle) if t.id == task_id), None)
+        if info is None:  # the task row and the state are read together, so only a broken state lands here
+            raise Conflict("Oppgaven er ikke lenger åpen i saken; last listen på nytt.")
         return TaskDetail(
             **vars(_view(row, clock.now())), form=form, data=deepcopy(engine.task_data(workflow, task_id)),
             documentation=info.documentation if info else None, process_name=bundle.spec.description,
@@ -133,8 +137,7 @@ def claim(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskView:
             raise Conflict(f"Oppgaven er allerede tatt av {row.assignee}.")
         if row.assignee is None:
             row.assignee, row.claimed_at = actor.username, clock.now()
-            # bump the instance's lock so a claim and a completion cannot both win
-            row.instance.updated_at = clock.now()
+            _touch(row.instance)
             session.add(AuditEntry(instance_id=row.instance_id, at=clock.now(), actor=actor.username,
                                    action="task_claimed", task_id=row.id, element_id=row.element_id,
                                    element_name=row.name))
@@ -148,7 +151,7 @@ def release(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskView:
         if row.assignee != actor.username or row.claimed_at is None:
             raise Forbidden("Du kan bare legge tilbake oppgaver du selv har tatt.")
         row.assignee, row.claimed_at = None, None
-        row.instance.updated_at = clock.now()
+        _touch(row.instance)
         session.add(AuditEntry(instance_id=row.instance_id, at=clock.now(), actor=actor.username,
                                action="task_released", task_id=row.id, element_id=row.element_id,
                                element_name=row.name))
@@ -161,7 +164,9 @@ def complete(ctx: Orchestrator, task_id: str, data: dict | None, actor: Actor) -
         _authorise(actor, row)
         if row.assignee not in (None, actor.username) and row.claimed_at is not None:
             raise Conflict(f"Oppgaven er tatt av {row.assignee}.")
-        step = runtime.load(ctx, session, row.instance_id, actor)
+        step = runtime.load(ctx, session, row.instance_id, actor)  # the instance read with the task row
+        if not engine.is_ready(step.workflow, task_id):
+            raise Conflict("Oppgaven er ikke lenger åpen i saken (fullført eller endret samtidig); last listen på nytt.")
         current = engine.task_data(step.workflow, task_id)
         form = ctx.specs.form_for(session, step.row.pins, row.form_key) if row.form_key else None
         cleaned = _validated(form, data, current)
@@ -200,8 +205,21 @@ def _deep_merge(current: dict, submitted: dict) -> dict:
     return out
 
 
+def _touch(instance) -> None:
+    """Bump the instance's version (even when the clock has not moved), so a claim and a completion
+    cannot both win; its UPDATE is flushed before the task's, keeping the instance-first lock order."""
+    instance.updated_at = clock.now()
+    flag_modified(instance, "updated_at")
+
+
+def _with_instance(session, task_id: str) -> OpenTask | None:
+    """The task row and its instance in one statement: one snapshot, so the engine state read here
+    is the one that holds this task open (two reads could straddle another step's commit)."""
+    return session.get(OpenTask, task_id, options=[joinedload(OpenTask.instance)])
+
+
 def _open_task(session, task_id: str, actor: Actor) -> OpenTask:
-    row = session.get(OpenTask, task_id)
+    row = _with_instance(session, task_id)
     if row is not None:
         return row
     entries = session.scalars(select(AuditEntry).where(
@@ -251,8 +269,3 @@ def _view(row: OpenTask, now: datetime) -> TaskView:
         created_at=row.created_at, due_at=row.due_at, overdue=row.due_at is not None and row.due_at < now,
         claimed_at=row.claimed_at,
     )
-
-
-def instance_of(session, task_id: str) -> Instance | None:
-    row = session.get(OpenTask, task_id)
-    return row.instance if row else None
