@@ -130,11 +130,11 @@ def test_four_worker_processes_fire_ten_thousand_due_timers_exactly_once(node, o
     # the workers are idle now (next timer in 2099); they stop on SIGTERM
     for worker in workers:
         assert worker.alive(), worker.tail()
-    stop_idle(workers)
+    exits = stop_idle(workers)
     _assert_each_fired_exactly_once(orc, ids, version)
     logs = [w.output() for w in workers]
     per_worker = [log.count(" fired vent in instance ") for log in logs]
-    assert sum(per_worker) == TIMERS and all(per_worker), per_worker  # all four took part
+    assert sum(per_worker) == TIMERS and all(per_worker), (per_worker, exits)  # all four took part, each logged
     assert not any("Traceback" in log for log in logs), [w.tail() for w in workers]  # no pass failed
     retried = sum(log.count("not fired now") for log in logs)  # lease expired mid-batch: lost the race
     print(f"\n4 worker processes fired {TIMERS} timers in {elapsed:.1f} s ({TIMERS / elapsed:.0f}/s); "

@@ -130,7 +130,9 @@ def fire_due(ctx: Orchestrator, owner: str | None = None, limit: int | None = No
                 _release(ctx, claimed[position:], owner)  # stopping: the rest of the batch to the others
                 return fired
             result = fire_instance(ctx, instance_id, owner)
-            if result is not None:
+            if result is not None:  # logged as it commits: a batch can take a while, and a kill loses no line
+                log.info("fired %s in instance %s (%s)", ", ".join(result.elements) or "-", instance_id,
+                         result.error or "ok")
                 fired.append(result)
     return fired
 

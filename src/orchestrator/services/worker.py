@@ -72,9 +72,6 @@ class Worker:
                 fired = done
             # what ran may have made later work due (a fired timer queues its innkalling)
             plan[index + 1:] = self._next_due(plan[index + 1:])
-        for item in fired:
-            log.info("fired %s in instance %s (%s)", ", ".join(item.elements) or "-", item.instance_id,
-                     item.error or "ok")
         return fired, None if ran else plan
 
     def seconds_until_next(self, plan: list | None = None) -> float:
