@@ -48,8 +48,8 @@ def test_ke_starts_an_oppstart_case_and_the_coordinator_works_it(live_server, br
     page.type("meldt_av", "Helsestasjonen")
     page.type("behov", "Skole, helsestasjon og avlastning må samarbeide.")
     browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
+    page.wait.until(lambda d: "Avklare om bruker ønsker koordinering" in d.page_source)  # the POST has answered
     case = instance_of(orc, "oppstart", "SAK-2027-0042")
-    page.wait.until(lambda d: "Avklare om bruker ønsker koordinering" in d.page_source)
 
     # KE records the wish, the conversation with consent, and appoints kora (11.1 punkt 1)
     do(orc, case.id, "onske", staff.kari, {"informert_om_rettigheter": True, "bruker_onsker_koordinering": "ja",
