@@ -65,6 +65,16 @@ def test_every_state_change_writes_an_audit_row_with_who_what_and_data(orc, depl
     assert all(r.at is not None for r in rows)
 
 
+def _one_winner(threads: list[threading.Thread], outcomes: dict) -> str:
+    """Run the racing threads; exactly one may end "ok" (the others record their Conflict). Its name."""
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(v == "ok" for v in outcomes.values()) == [False, True], outcomes
+    return next(name for name, v in outcomes.items() if v == "ok")
+
+
 def test_two_concurrent_completions_of_one_task_give_one_success_and_one_conflict(orc, deploy, make_user):
     actor = make_user("tina", "tjenesteyter")
     other = make_user("tor", "tjenesteyter")
@@ -82,13 +92,8 @@ def test_two_concurrent_completions_of_one_task_give_one_success_and_one_conflic
         except Conflict as error:
             outcomes[who.username] = error
 
-    threads = [threading.Thread(target=attempt, args=(a, ans)) for a, ans in ((actor, "ja"), (other, "nei"))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert sorted(v == "ok" for v in outcomes.values()) == [False, True], outcomes
-    winner = next(name for name, v in outcomes.items() if v == "ok")
+    winner = _one_winner([threading.Thread(target=attempt, args=(a, ans)) for a, ans in ((actor, "ja"), (other, "nei"))],
+                         outcomes)
     detail = instances.get(orc, started.id, SYSTEM)
     assert detail.data["begrunnelse"] == winner  # the winner's data, whole; the loser's, nowhere
     completions = [h for h in detail.history if h["action"] == "task_completed"]
@@ -228,14 +233,8 @@ def test_a_deadlock_the_database_breaks_is_a_conflict_and_nothing_of_it_is_kept(
         except Conflict as error:
             outcomes[name] = error
 
-    threads = [threading.Thread(target=cross, args=(name, order))
-               for name, order in (("a", (first, second)), ("b", (second, first)))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert sorted(v == "ok" for v in outcomes.values()) == [False, True], outcomes
-    winner = next(name for name, v in outcomes.items() if v == "ok")
+    winner = _one_winner([threading.Thread(target=cross, args=(name, order))
+                          for name, order in (("a", (first, second)), ("b", (second, first)))], outcomes)
     with orc.db.read() as session:
         assert {session.get(Instance, i).error for i in (first, second)} == {winner}
 
