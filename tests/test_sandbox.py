@@ -1,6 +1,9 @@
 """Every expression from a diagram runs sandboxed; each known escape is refused clearly."""
 from __future__ import annotations
 
+import sys
+import threading
+
 import pytest
 
 import diagrams
@@ -8,6 +11,7 @@ from orchestrator.engine import sandbox
 from orchestrator.engine.authoring import timer_literal
 from orchestrator.engine.sandbox import SandboxViolation
 from orchestrator.services import instances
+from orchestrator.services.access import SYSTEM
 from orchestrator.services.errors import DeployRefused
 
 ATTACKS = {
@@ -94,3 +98,68 @@ def test_dmn_expressions_run_in_the_sandbox(orc, deploy, make_user, monkeypatch)
     monkeypatch.setattr(sandbox, "evaluate", lambda *a, **k: calls.append(a[0]) or original(*a, **k))
     instances.start(orc, "test_dmn", make_user("kari", "koordinerende_enhet"), data={"alder": 7, "venter_barn": False})
     assert any("alder" in expression for expression in calls)
+
+
+RUNAWAYS = {
+    "power tower": ("eval", "10**10**10"),
+    "huge string": ("eval", "'x' * 10**9"),
+    "huge list": ("eval", "[0] * 10**8"),
+    "huge shift": ("eval", "1 << 10**9"),
+    "huge range in C": ("eval", "sum(range(10**12))"),
+    "nested comprehension": ("eval", "len([y for x in range(10**6) for y in range(10**6)])"),
+    "endless loop": ("exec", "while True:\n    pass"),
+    "squaring loop": ("exec", "n = 2\nwhile True:\n    n *= n"),
+    "counting loop": ("exec", "i = 0\nwhile i >= 0:\n    i += 1"),
+}
+
+
+def _finishes(run, seconds: float = 60):
+    """What `run` raised (None if nothing), insisting that it returns at all."""
+    outcome = {}
+
+    def target():
+        try:
+            run()
+            outcome["error"] = None
+        except Exception as error:  # noqa: BLE001 - the test asserts on what it was
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert "error" in outcome, "still running: the sandbox did not stop it"
+    return outcome["error"]
+
+
+@pytest.mark.parametrize("name", sorted(RUNAWAYS))
+def test_runaway_code_is_stopped_with_a_clear_error(name):
+    mode, source = RUNAWAYS[name]
+    run = (lambda: sandbox.evaluate(source, {})) if mode == "eval" else (lambda: sandbox.execute(source, {}))
+    error = _finishes(run)
+    assert isinstance(error, SandboxViolation), error
+    assert "for stort" in str(error) or "løkke som aldri slutter" in str(error), str(error)
+
+
+def test_the_limits_leave_ordinary_arithmetic_and_loops_alone():
+    assert sandbox.evaluate("2 ** 10 + 3 * 4 - (1 << 4)", {}) == 1020
+    assert sandbox.evaluate("'ab' * 3 + str([0] * 2) + str(list(range(3)))", {}) == "ababab[0, 0][0, 1, 2]"
+    assert sandbox.evaluate("2 ** -1 + 2.5 ** 2", {}) == 6.75
+    context = {"deltakere": [{"navn": f"d{n}"} for n in range(2000)]}
+    sandbox.execute("n = 0\nfor d in deltakere:\n    for e in deltakere[:50]:\n        n += 1\nn *= 2", context)
+    assert context["n"] == 200_000
+
+
+def test_the_line_budget_is_per_run_and_leaves_the_tracer_as_it_was():
+    before = sys.gettrace()
+    almost = f"i = 0\nwhile i < {sandbox.MAX_LINES // 2 - 10}:\n    i += 1"  # two lines per turn: just under
+    for _ in range(3):
+        sandbox.execute(almost, {})
+    assert sys.gettrace() is before
+
+
+def test_an_endless_script_task_fails_its_step_instead_of_holding_the_server(orc, deploy, make_user):
+    deploy(*diagrams.script("n = 0\nwhile n >= 0:\n    n = n + 1"))
+    from orchestrator.services.errors import StepFailed
+    error = _finishes(lambda: instances.start(orc, "test_skript", make_user("tina", "tjenesteyter")))
+    assert isinstance(error, StepFailed) and "løkke som aldri slutter" in str(error), error
+    assert instances.list_instances(orc, SYSTEM, process_key="test_skript").items == []  # nothing half-stored

@@ -4,12 +4,18 @@ Script tasks, gateway conditions, timer expressions, multi-instance and DMN expr
 run here. Imports, `open`, `eval`, underscore attributes (`().__class__...`) and
 `str.format` attribute tricks are refused when the expression is compiled, with a clear
 message; at run time only the guarded builtins and the documented helpers exist.
-Resource exhaustion (`10**10**10`) is not prevented: only process owners deploy.
+
+Limits, so one diagram cannot wedge a worker or a web thread (a stuck script would be retried by
+every worker in turn): each run may execute at most MAX_LINES lines of its own code (a loop that
+never ends), `**`, `*` and `<<` refuse results beyond MAX_INT_BITS or MAX_ITEMS, and so does
+`range`. What runs inside one C call beyond that (`"x".ljust(10**9)`) is not bounded.
 """
 from __future__ import annotations
 
 import ast
+import contextlib
 import operator
+import sys
 from functools import lru_cache
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
@@ -21,12 +27,17 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 from RestrictedPython.PrintCollector import PrintCollector
+from RestrictedPython.transformer import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from .helpers import HELPERS
 
 MAX_SOURCE_CHARS = 5000
+MAX_LINES = 1_000_000  # lines of diagram code per run: far beyond any routine's script, under a second
+MAX_INT_BITS = 100_000  # about 30,000 digits
+MAX_ITEMS = 1_000_000  # longest string, list or range one operation may make
+_FILENAMES = ("<uttrykk>", "<skript>")  # the code objects the line budget counts
 
 
 class SandboxViolation(Exception):
@@ -45,6 +56,48 @@ def _no_import(name, *args, **kwargs):
 
 _BUILTINS = {k: v for k, v in safe_builtins.items() if k not in {"__build_class__", "id", "hash"}}
 _BUILTINS["__import__"] = _no_import
+
+
+def _too_big(what: str) -> SandboxViolation:
+    """The operation, not its operands: printing a huge number is itself refused by Python."""
+    return SandboxViolation(what, [f"resultatet blir for stort (grensen er {MAX_ITEMS:,} elementer eller "
+                                   f"{MAX_INT_BITS:,} bits)".replace(",", " ")])
+
+
+def _range(*args):
+    try:
+        made = range(*args)
+        if len(made) <= MAX_ITEMS:
+            return made
+    except OverflowError:
+        pass
+    raise _too_big("range(…)")
+
+
+def _pow(base, exponent):
+    if (isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1
+            and base.bit_length() * exponent > MAX_INT_BITS):
+        raise _too_big("… ** …")
+    return base ** exponent
+
+
+def _mul(left, right):
+    for sequence, times in ((left, right), (right, left)):
+        if isinstance(sequence, (str, bytes, list, tuple)) and isinstance(times, int) \
+                and len(sequence) * times > MAX_ITEMS:
+            raise _too_big("… * …")
+    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+        raise _too_big("… * …")
+    return left * right
+
+
+def _lshift(value, places):
+    if isinstance(value, int) and isinstance(places, int) and value and value.bit_length() + places > MAX_INT_BITS:
+        raise _too_big("… << …")
+    return value << places
+
+
+_BUILTINS["range"] = _range
 _BUILTINS.update(
     {
         "min": min, "max": max, "sum": sum, "any": any, "all": all,
@@ -54,7 +107,7 @@ _BUILTINS.update(
 )
 
 _INPLACE = {
-    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+    "+=": operator.iadd, "-=": operator.isub, "*=": _mul, "/=": operator.itruediv,
     "//=": operator.ifloordiv, "%=": operator.imod, "|=": operator.ior, "&=": operator.iand,
 }
 
@@ -96,7 +149,49 @@ _GUARDS = {
     "_inplacevar_": _inplacevar,
     "_print_": PrintCollector,
     "_apply_": lambda f, *a, **kw: f(*a, **kw),
+    "_pow_": _pow,
+    "_mul_": _mul,
+    "_lshift_": _lshift,
 }
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's checks, and `**`, `*`, `<<` through guards that refuse huge results."""
+
+    GUARDED = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_"}
+
+    def visit_BinOp(self, node: ast.BinOp):
+        node = super().visit_BinOp(node)
+        guard = self.GUARDED.get(type(node.op))
+        if guard is None:
+            return node
+        call = ast.Call(func=ast.Name(guard, ast.Load()), args=[node.left, node.right], keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+
+@contextlib.contextmanager
+def _line_budget(source: str):
+    """At most MAX_LINES lines of the diagram's own code in this run (per thread: sys.settrace)."""
+    lines = 0
+
+    def count(frame, event, arg):
+        nonlocal lines
+        if event == "line":
+            lines += 1
+            if lines > MAX_LINES:
+                raise SandboxViolation(source, [f"kjørte mer enn {MAX_LINES:,} linjer; ".replace(",", " ")
+                                                + "finnes det en løkke som aldri slutter?"])
+        return count
+
+    def on_call(frame, event, arg):
+        return count if frame.f_code.co_filename in _FILENAMES else None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 _INJECTED = frozenset(_GUARDS) | frozenset(HELPERS)
 
 
@@ -108,13 +203,13 @@ def _check_length(source: str) -> None:
 @lru_cache(maxsize=4096)
 def compile_expression(source: str):
     _check_length(source)
-    return _checked(source, compile_restricted_eval(source.strip(), filename="<uttrykk>"))
+    return _checked(source, compile_restricted_eval(source.strip(), filename="<uttrykk>", policy=_Policy))
 
 
 @lru_cache(maxsize=1024)
 def compile_script(source: str):
     _check_length(source)
-    return _checked(source, compile_restricted_exec(source, filename="<skript>"))
+    return _checked(source, compile_restricted_exec(source, filename="<skript>", policy=_Policy))
 
 
 def _checked(source: str, result):
@@ -140,7 +235,9 @@ def evaluate(expression: str, context: dict, external_context: dict | None = Non
     """Evaluate one expression against task data, in the sandbox."""
     scope = _globals(external_context)
     scope.update(context)
-    return eval(compile_expression(expression), scope)  # noqa: S307 - restricted code
+    code = compile_expression(expression)
+    with _line_budget(expression):
+        return eval(code, scope)  # noqa: S307 - restricted code
 
 
 def execute(script: str, context: dict, external_context: dict | None = None) -> None:
@@ -152,7 +249,8 @@ def execute(script: str, context: dict, external_context: dict | None = None) ->
     injected = _globals(external_context)
     context.update(injected)
     try:
-        exec(code, context)  # noqa: S102 - restricted code
+        with _line_budget(script):
+            exec(code, context)  # noqa: S102 - restricted code
     finally:
         for key in list(context):
             value = context[key]
