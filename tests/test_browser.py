@@ -27,7 +27,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytest_plugins = ["webtools"]  # the web fixtures: app, web, new_client, role_users
@@ -71,7 +71,8 @@ def browser(tmp_path):
 class Page:
     def __init__(self, driver, base: str):
         self.driver, self.base = driver, base
-        self.wait = WebDriverWait(driver, 30)
+        # a condition that reads an element of the page being left finds it stale: ask again
+        self.wait = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
 
     def open(self, path: str):
         self.driver.get(self.base + path)
