@@ -58,10 +58,14 @@ _BUILTINS = {k: v for k, v in safe_builtins.items() if k not in {"__build_class_
 _BUILTINS["__import__"] = _no_import
 
 
+def _norwegian(number: int) -> str:
+    return f"{number:,}".replace(",", " ")
+
+
 def _too_big(what: str) -> SandboxViolation:
     """The operation, not its operands: printing a huge number is itself refused by Python."""
-    return SandboxViolation(what, [f"resultatet blir for stort (grensen er {MAX_ITEMS:,} elementer eller "
-                                   f"{MAX_INT_BITS:,} bits)".replace(",", " ")])
+    return SandboxViolation(what, [f"resultatet blir for stort (grensen er {_norwegian(MAX_ITEMS)} elementer "
+                                   f"eller {_norwegian(MAX_INT_BITS)} bits)"])
 
 
 def _range(*args):
@@ -153,6 +157,7 @@ _GUARDS = {
     "_mul_": _mul,
     "_lshift_": _lshift,
 }
+_INJECTED = frozenset(_GUARDS) | frozenset(HELPERS)
 
 
 class _Policy(RestrictingNodeTransformer):
@@ -179,8 +184,8 @@ def _line_budget(source: str):
         if event == "line":
             lines += 1
             if lines > MAX_LINES:
-                raise SandboxViolation(source, [f"kjørte mer enn {MAX_LINES:,} linjer; ".replace(",", " ")
-                                                + "finnes det en løkke som aldri slutter?"])
+                raise SandboxViolation(source, [f"kjørte mer enn {_norwegian(MAX_LINES)} linjer; "
+                                                "finnes det en løkke som aldri slutter?"])
         return count
 
     def on_call(frame, event, arg):
@@ -192,7 +197,6 @@ def _line_budget(source: str):
         yield
     finally:
         sys.settrace(previous)
-_INJECTED = frozenset(_GUARDS) | frozenset(HELPERS)
 
 
 def _check_length(source: str) -> None:

@@ -163,13 +163,13 @@ def task_data(workflow: BpmnWorkflow, task_id: str) -> dict:
 def is_ready(workflow: BpmnWorkflow, task_id: str) -> bool:
     """Whether `task_id` is a human task waiting to be done in this state."""
     task = _find(workflow, task_id)
-    return task is not None and task.state == TaskState.READY and task.task_spec.manual
+    return task is not None and _ready_human(task)
 
 
 def complete(workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
     """Complete a READY human task with the submitted data, then run on."""
     task = _task(workflow, task_id)
-    if task.state != TaskState.READY or not task.task_spec.manual:
+    if not _ready_human(task):
         raise EngineError("oppgaven er ikke klar til å fullføres")
     task.set_data(**deepcopy(data))
     _run(task)
@@ -283,6 +283,10 @@ def _find(workflow: BpmnWorkflow, task_id: str):
         return workflow.get_task_from_id(UUID(task_id))
     except (ValueError, KeyError):
         return None
+
+
+def _ready_human(task) -> bool:
+    return task.state == TaskState.READY and task.task_spec.manual
 
 
 def _task(workflow: BpmnWorkflow, task_id: str):

@@ -125,7 +125,7 @@ def get(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
             raise Conflict("Oppgaven er ikke lenger åpen i saken; last listen på nytt.")
         return TaskDetail(
             **vars(_view(row, clock.now())), form=form, data=deepcopy(engine.task_data(workflow, task_id)),
-            documentation=info.documentation if info else None, process_name=bundle.spec.description,
+            documentation=info.documentation, process_name=bundle.spec.description,
         )
 
 
