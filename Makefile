@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export ORCHESTRATOR_HOME ?= $(CURDIR)
 
-.PHONY: run test bench serve worker assets db deploy lint-bpmn clean
+.PHONY: run test bench serve worker assets db deploy lint-bpmn screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ run: $(VENV)/.installed assets deploy
 
 test: $(VENV)/.installed-test assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's pictures, taken by the browser tests; a plain test run writes them to tests/_artifacts/.
+screenshots: $(VENV)/.installed-test assets
+	ORCHESTRATOR_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -m browser -k "not postgresql" $(PYTEST_ARGS)
 
 lint-bpmn: node_modules/.installed
 	npx --no-install bpmnlint processes/*.bpmn

@@ -21,7 +21,7 @@ from orchestrator import clock
 from orchestrator.config import Settings
 from orchestrator.services import deployment, users
 from orchestrator.services.access import PROCESS_OWNER, Actor
-from orchestrator.services.context import Orchestrator
+from orchestrator.services import bootstrap
 from orchestrator.store import migrate
 from orchestrator.store.db import Database
 
@@ -94,7 +94,7 @@ class Env:
         database.dispose()
         self.settings = Settings(home=self.home, database_url=self.url, secret_key="bench-secret",
                                  secure_cookies=False, instance_cache_size=cache_size)
-        self.orc = Orchestrator(self.settings)
+        self.orc = bootstrap.build(self.settings)
         self.actors: dict[str, Actor] = {}
         self._tokens: dict[str, str] = {}
         if deploy:

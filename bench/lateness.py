@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from orchestrator.services.worker import Worker, start_in_thread, stop_thread
+from orchestrator.services.worker import Worker, WorkerThread
 from orchestrator.store.models import AuditEntry, WaitingTimer
 
 from . import routines
@@ -66,7 +66,7 @@ def run(run: Run) -> list[Figure]:
         first = min(dues.values())
         offset_clock.offset = first - timedelta(seconds=lead) - datetime.now(timezone.utc)
         worker = Worker(orc, owner="bench-lateness")
-        thread, stop = start_in_thread(orc, worker)
+        thread = WorkerThread(orc, worker).start()
         try:
             deadline = time.monotonic() + lead + window + 30
             while time.monotonic() < deadline:
@@ -74,7 +74,7 @@ def run(run: Run) -> list[Figure]:
                     break
                 time.sleep(0.25)
         finally:
-            stop_thread(thread, stop, orc)
+            thread.stop()
         fired = _fired(orc)
     late = [(fired[i] - dues[i]).total_seconds() for i in dues if i in fired]
     missing = n - len(late)

@@ -1,7 +1,7 @@
 """Stored bytes per instance ÷ SpiffWorkflow's own `serialize_json` of the same workflow (goal ≤ 0.5).
 
 Every seed routine is driven along its usual path (as the routine tests do, ManualClock), and
-at every save of every instance touched (`services/runtime.save`, wrapped here for the run):
+at every save of every instance touched (`services/runtime._save`, wrapped here for the run):
 - stored: `len(instances.state)` as written;
 - SpiffWorkflow's size: `len(full_serializer().serialize_json(workflow))` of the same workflow
   as saved (SpiffWorkflow's own serializer with the spec included);
@@ -39,7 +39,7 @@ class Recorder:
 
     @contextlib.contextmanager
     def installed(self):
-        real = runtime.save
+        real = runtime._save
 
         def save(step):
             before = len(self._full.serialize_json(step.workflow))
@@ -49,11 +49,11 @@ class Recorder:
                 "spiff": len(self._full.serialize_json(step.workflow)), "spiff_uncompacted": before,
             })
 
-        runtime.save = save
+        runtime._save = save
         try:
             yield self
         finally:
-            runtime.save = real
+            runtime._save = real
 
 
 def run(run: Run) -> list[Figure]:

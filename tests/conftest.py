@@ -21,7 +21,7 @@ from orchestrator import clock as clock_module
 from orchestrator.config import Settings
 from orchestrator.services import deployment, users
 from orchestrator.services.access import Actor, PROCESS_OWNER
-from orchestrator.services.context import Orchestrator
+from orchestrator.services import bootstrap
 from orchestrator.store import migrate
 from orchestrator.store.db import Database
 from orchestrator.store.models import Base
@@ -34,6 +34,34 @@ T0 = datetime(2027, 1, 4, 8, 0, tzinfo=timezone.utc)  # a Monday, 09:00 in Oslo
 
 def pytest_report_header(config):
     return f"databases: {', '.join(BACKENDS)}"
+
+
+def _changed_tracked_files() -> set[str] | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "ls-files", "--modified", "--deleted"], cwd=Path(__file__).parent.parent,
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(done.stdout.split()) if done.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    session.config._tracked_changes_before = _changed_tracked_files()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A test run never changes committed files (docs, diagrams, forms): fail the run if it did."""
+    before = getattr(session.config, "_tracked_changes_before", None)
+    after = _changed_tracked_files()
+    if before is None or after is None or os.environ.get("ORCHESTRATOR_SCREENSHOTS"):
+        return  # not a git checkout, or `make screenshots`, whose purpose is to refresh docs/screenshots
+    changed = sorted(after - before)
+    if changed:
+        session.config.get_terminal_writer().line(
+            f"The test run changed committed files: {', '.join(changed)}", red=True)
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +131,7 @@ def settings(tmp_path, database_url) -> Settings:
 
 @pytest.fixture
 def orc(settings):
-    orchestrator = Orchestrator(settings)
+    orchestrator = bootstrap.build(settings)
     yield orchestrator
     orchestrator.close()
 

@@ -207,3 +207,21 @@ def fourteen_days_before_meeting():
     p.end("slutt", "Innkalling sendt", lane=TY)
     p.chain("start", "avtal", "vent", "send", "slutt")
     return [("test_fjorten_dager.bpmn", p.to_xml()), form("test_moete", date_time("moetetid"))]
+
+
+def failing_timer(code: str = "svar = 1 / 0"):
+    """A user task, a message wait and a timer in parallel; the timer's path runs a script that fails."""
+    p = Process("test_feilende_tidtaker", "Test: tidtaker som feiler", lanes=[TY])
+    p.start("start", "Start", lane=TY)
+    p.and_("del", "Del", lane=TY)
+    p.user("arbeid", "Gjør arbeidet", lane=TY)
+    p.catch("frist", "Frist", lane=TY, timer=("timeDuration", "P1D"))
+    p.script("regn", "Regn ut", code, lane=TY)
+    p.catch("svar", "Vent på svar", lane=TY, message="test_svar")
+    p.end("slutt_arbeid", "Ferdig", lane=TY)
+    p.end("slutt_frist", "Fristen gikk ut", lane=TY)
+    p.end("slutt_svar", "Svar kom", lane=TY)
+    p.chain("start", "del", "arbeid", "slutt_arbeid")
+    p.chain("del", "frist", "regn", "slutt_frist")
+    p.chain("del", "svar", "slutt_svar")
+    return [("test_feilende_tidtaker.bpmn", p.to_xml())]

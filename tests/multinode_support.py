@@ -399,12 +399,12 @@ def notice_worker_main() -> None:
     import threading
 
     from orchestrator.config import Settings
-    from orchestrator.services.context import Orchestrator
+    from orchestrator.services import bootstrap
     from orchestrator.services.notices import faults as notice_faults
     from orchestrator.services.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    orc = Orchestrator(Settings.from_env())
+    orc = bootstrap.build(Settings.from_env())
     wanted = os.environ.get("MN_NOTICE_KILL_AT")
     if wanted:
         target, _, nth = wanted.partition("@")
@@ -419,7 +419,7 @@ def notice_worker_main() -> None:
 
         notice_faults.HOOKS.append(kill)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: (stop.set(), orc.timer_signal.notify(None)))
+    signal.signal(signal.SIGTERM, lambda *_: (stop.set(), orc.signal.notify()))
     Worker(orc).run(stop)
 
 

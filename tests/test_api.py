@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 
 import diagrams
@@ -42,7 +43,41 @@ def test_a_wrong_token_is_401_and_the_openapi_document_needs_a_token_too(web, ro
 
 
 def test_health_needs_no_login(web):
-    assert web.get("/healthz").get_json() == {"status": "ok"}
+    assert web.get("/healthz").get_json() == {"status": "ok", "database": "svarer", "arbeider": "egen prosess"}
+
+
+def test_health_reports_the_built_in_worker_which_restarts_after_a_failure(app, web, monkeypatch):
+    """`orchestrator serve`: the worker thread beside the web server. Not even a SystemExit that
+    escapes a pass ends it; and /healthz says 503 once it no longer runs."""
+    from orchestrator.services.worker import Worker, WorkerThread
+
+    orc = app.extensions["orchestrator"]
+    orc.settings.worker_max_sleep_seconds = 0.05
+    worker = Worker(orc)
+    real_turn, failures = worker.turn, []
+
+    def turn():
+        if len(failures) < 2:
+            failures.append(1)
+            raise SystemExit(4)  # as a diagram's `raise SystemExit(4)` would, were the sandbox to let it out
+        return real_turn()
+
+    monkeypatch.setattr(worker, "turn", turn)
+    monkeypatch.setattr(WorkerThread, "MARGIN_SECONDS", 30.0)
+    thread = WorkerThread(orc, worker)
+    monkeypatch.setattr(thread._stop, "wait", lambda seconds: False)  # restart at once, not after a back-off
+    app.extensions["worker"] = thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while worker.last_turn is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        answer = web.get("/healthz")
+        assert answer.status_code == 200, answer.get_json()
+        assert answer.get_json()["arbeider"] == "kjører" and answer.get_json()["arbeider_omstarter"] == 2
+    finally:
+        thread.stop()
+    answer = web.get("/healthz")
+    assert answer.status_code == 503 and answer.get_json()["arbeider"] == "stoppet"
 
 
 def test_health_is_503_when_the_database_does_not_answer(settings):
@@ -52,7 +87,7 @@ def test_health_is_503_when_the_database_does_not_answer(settings):
     app = create_app(unreachable)
     try:
         answer = app.test_client().get("/healthz")
-        assert (answer.status_code, answer.get_json()) == (503, {"status": "feil", "database": "svarer ikke"})
+        assert (answer.status_code, answer.get_json()) == (503, {"status": "feil", "database": "svarer ikke", "arbeider": "egen prosess"})
     finally:
         app.extensions["orchestrator"].close()
 

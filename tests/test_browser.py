@@ -1,11 +1,14 @@
 """Real-browser tests in headless Chromium (selenium): a coordinator works through two tasks,
 a manager sees the case on its diagram, a process owner edits and deploys in the modeler.
 
-They take the screenshots in docs/screenshots/ (overwritten on every run).
+They take screenshots into tests/_artifacts/screenshots/ (git-ignored); `make screenshots` runs them
+with ORCHESTRATOR_SCREENSHOTS=docs/screenshots to refresh the README's pictures. A test run never
+changes committed files.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -35,7 +38,8 @@ pytest_plugins = ["webtools"]  # the web fixtures: app, web, new_client, role_us
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("ORCHESTRATOR_SCREENSHOTS")
+                   or Path(__file__).resolve().parent / "_artifacts" / "screenshots").resolve()
 PASSWORD = "et-langt-passord-for-test"
 
 

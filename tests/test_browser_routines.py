@@ -1,7 +1,7 @@
 """The three jobs on the seed routines in a real browser: staff work an oppstart case, a manager
 inspects it on its diagram and on the dashboard, and sees the innkalling among the Utsendinger.
 
-Takes the README's screenshots of the real routines (docs/screenshots/rutine-*.png).
+Takes the README's screenshots of the real routines (rutine-*.png; see tests/test_browser.py for where).
 """
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from multinode_support import (ON_POSTGRESQL, Node, clone_instances, due_timer_p
 from orchestrator.config import Settings
 from orchestrator.engine import workflow as engine
 from orchestrator.services import users
-from orchestrator.services.context import Orchestrator
+from orchestrator.services import bootstrap
 from orchestrator.store.models import AuditEntry, Instance, WaitingTimer
 
 pytestmark = [
@@ -62,7 +62,7 @@ def node(tmp_path_factory):
 @pytest.fixture
 def orc(node):
     """The test's own view of the database (no worker runs in the test process)."""
-    orchestrator = Orchestrator(Settings(home=node.home, database_url=node.database_url, secret_key="x",
+    orchestrator = bootstrap.build(Settings(home=node.home, database_url=node.database_url, secret_key="x",
                                          timer_lease_seconds=LEASE_SECONDS))
     with orchestrator.db.write() as session:
         session.execute(text(f"TRUNCATE {INSTANCE_TABLES} RESTART IDENTITY"))

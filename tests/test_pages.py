@@ -317,3 +317,22 @@ def test_a_posted_form_becomes_the_nested_data_the_validator_expects():
     assert json.dumps(data)  # plain data, ready for the validator
     unchecked = parse_submission(form, MultiDict([("samtykke", "nei"), ("samtykke_omfang", "x")]), {})
     assert unchecked["parorende_informert"] is False and "samtykke_omfang" not in unchecked
+
+
+def test_an_incident_shows_on_the_case_page_and_a_manager_starts_it_again(web, role_users, deploy, orc, clock):
+    from orchestrator.services import timers
+
+    deploy(*diagrams.failing_timer())
+    orc.settings.timer_max_attempts = 1
+    started = instances.start(orc, "test_feilende_tidtaker", SYSTEM, "SAK-FEIL")
+    clock.advance(timedelta(days=1))
+    [fired] = timers.fire_due(orc)
+    assert fired.incident
+    web.login("mona")
+    page = web.get(f"/instances/{started.id}").get_data(as_text=True)
+    assert "Saken har stoppet på en feil" in page and "division by zero" in page and "Start saken igjen" in page
+    answer = web.post(f"/instances/{started.id}/resume")
+    assert answer.status_code == 302
+    page = web.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Saken er startet igjen" in page and "Start saken igjen" not in page
+    assert instances.get(orc, started.id, SYSTEM).status == "running"

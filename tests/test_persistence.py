@@ -14,7 +14,7 @@ from orchestrator.engine.serializer import full_serializer
 from orchestrator.engine import workflow as engine
 from orchestrator.services import instances, tasks, timers
 from orchestrator.services.access import SYSTEM
-from orchestrator.services.context import Orchestrator
+from orchestrator.services import bootstrap
 from orchestrator.services.errors import Conflict
 from orchestrator.store.models import AuditEntry, Instance
 
@@ -39,7 +39,7 @@ def test_an_instance_continues_in_a_new_process_object(orc, deploy, make_user, s
     deploy(*diagrams.user_task_with_gateway())
     started = instances.start(orc, "test_gateway", actor, business_key="SAK-1")
     orc.close()
-    restarted = Orchestrator(settings)
+    restarted = bootstrap.build(settings)
     complete(restarted, started.id, "vurder", actor, {"behov": "ja", "begrunnelse": "Trengs"})
     assert open_elements(restarted, started.id) == ["folg_opp"]
     complete(restarted, started.id, "folg_opp", ke)

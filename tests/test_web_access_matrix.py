@@ -131,6 +131,8 @@ CASES = [
                                                              json={"process_key": "test_gateway"}),
          only(201, {TY, KE}, 403)),
     Case("GET api instances", lambda c, w, t: c.api("GET", "/api/v1/instances", t), ALL),
+    Case("POST api resume of a running instance", lambda c, w, t: c.api(
+        "POST", f"/api/v1/instances/{w.instance_a}/resume", t), only(409, {MA, PO}, 403)),
     Case("GET api instance A (tjenesteyter task)", lambda c, w, t: c.api("GET", f"/api/v1/instances/{w.instance_a}", t),
          only(200, {TY, KE, MA}, 404)),
     Case("GET api instance B (koordinator task)", lambda c, w, t: c.api("GET", f"/api/v1/instances/{w.instance_b}", t),
@@ -181,6 +183,8 @@ CASES = [
     Case("GET /instances/A", lambda c, w, t: c.get(f"/instances/{w.instance_a}"), only(200, {TY, KE, MA}, 404)),
     Case("GET /instances/B", lambda c, w, t: c.get(f"/instances/{w.instance_b}"), only(200, {KO, KE, MA}, 404)),
     Case("GET /instances/new", lambda c, w, t: c.get("/instances/new"), ALL),
+    Case("POST /instances/A/resume (running)", lambda c, w, t: c.post(f"/instances/{w.instance_a}/resume"),
+         only(409, {MA, PO}, 403)),
     Case("POST /instances/new/test_gateway", lambda c, w, t: c.post("/instances/new/test_gateway", {"__saksnummer": "SAK-N"}),
          only(302, {TY, KE}, 404)),
     Case("GET /dashboard", lambda c, w, t: c.get("/dashboard"), only(200, {KE, MA}, 403)),

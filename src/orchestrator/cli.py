@@ -17,6 +17,7 @@ import click
 from . import clock
 from .config import Settings
 from .services import access, deployment, instances, messages, tasks, timers, users
+from .services import bootstrap
 from .services.context import Orchestrator
 from .services.errors import DeployRefused, Invalid, ServiceError
 from .store import migrate
@@ -42,7 +43,7 @@ class Cli:
     @property
     def orc(self) -> Orchestrator:
         if self._orc is None:
-            self._orc = Orchestrator(Settings.from_env())
+            self._orc = bootstrap.build(Settings.from_env())
         return self._orc
 
     def actor(self, username: str | None, default: access.Actor = access.SYSTEM) -> access.Actor:
@@ -161,12 +162,12 @@ def serve(host, port, no_worker):
     """Start webserveren (med tidtakeren i samme prosess)."""
     from werkzeug.serving import run_simple
 
-    from .services.worker import start_in_thread
+    from .services.worker import WorkerThread
     from .web.app import create_app
 
     app = create_app()
     if not no_worker:
-        start_in_thread(app.extensions["orchestrator"])
+        app.extensions["worker"] = WorkerThread(app.extensions["orchestrator"]).start()
     click.echo(f"Orkestratoren kjører på http://{host}:{port}/ (Ctrl+C for å stoppe)")
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
@@ -179,12 +180,12 @@ def worker_cmd():
 
     from .services.worker import Worker
 
-    orc = Orchestrator(Settings.from_env())
+    orc = bootstrap.build(Settings.from_env())
     stop = threading.Event()
 
     def shut_down(*_):
         stop.set()
-        orc.timer_signal.notify(None)  # wake it if it sleeps; a busy one stops after its batch
+        orc.signal.notify()  # wake it if it sleeps; a busy one stops after its item
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
@@ -201,20 +202,24 @@ def timers_group():
 @click.option("--now", "now_text", help="Fyr alt som er forfalt per dette tidspunktet (ISO 8601).")
 def timers_fire(cli: Cli, now_text):
     """Fyr alle forfalte tidtakere nå (eller per --now), send utsendinger som da er forfalt, og vis hva som skjedde."""
-    from .services import worker
+    from .services.worker import Worker
 
     moment = _when(now_text) or clock.now()
     with clock.frozen(moment):
-        owner = timers.worker_id()
-        fired = timers.fire_due(cli.orc, owner)
-        notices = [item for source in worker.SOURCES if source.name != "timers"
-                   for item in (source.run(cli.orc, owner) or [])]
+        done = Worker(cli.orc).run_pass()
+    fired = [item for item in done if isinstance(item, timers.Fired)]
+    notices = [item for item in done if not isinstance(item, timers.Fired)]
 
     def human(items):
         if not items["fired"]:
             click.echo(f"Ingenting forfalt per {moment.isoformat()}.")
         for f in items["fired"]:
-            status = f"FEIL: {f.error}" if f.error else ", ".join(f.elements)
+            if f.retry_at is not None:
+                status = f"FEILET, prøves igjen {f.retry_at.isoformat()}: {f.error}"
+            elif f.error:
+                status = f"STOPPET PÅ FEIL: {f.error}"
+            else:
+                status = ", ".join(f.elements)
             click.echo(f"instans {f.instance_id} ({f.process_key}, sak {f.business_key or '-'}): {status}")
         if items["notices"]:
             click.echo(f"{len(items['notices'])} utsending(er) behandlet (se Utsendinger).")
@@ -237,6 +242,15 @@ def instances_start(cli: Cli, key, business_key, data_text, username):
     """Start en instans av prosessen KEY."""
     result = instances.start(cli.orc, key, cli.actor(username), business_key, _json_arg(data_text, "--data"))
     cli.out(result, lambda r: click.echo(f"Startet instans {r.id} av {r.process_key} v{r.process_version} ({r.status})."))
+
+
+@command(instances_group, "resume")
+@click.argument("instance_id", type=int)
+@click.option("--as", "username", help="Som denne brukeren (leder med innsyn eller prosesseier).")
+def instances_resume(cli: Cli, instance_id, username):
+    """Start en sak som har stoppet på en feil igjen, når årsaken er rettet."""
+    result = instances.resume(cli.orc, instance_id, cli.actor(username))
+    cli.out(result, lambda r: click.echo(f"Sak {r.business_key or '-'} (instans {r.id}) kjører igjen."))
 
 
 @command(instances_group, "list")

@@ -10,6 +10,10 @@ import threading
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Iterator, Protocol
+from zoneinfo import ZoneInfo
+
+# The one time zone of the product: staff write and read times in Norwegian time.
+OSLO = ZoneInfo("Europe/Oslo")
 
 
 class Clock(Protocol):

@@ -22,6 +22,8 @@ class Settings:
     secure_cookies: bool = True
     timer_lease_seconds: int = 60
     timer_batch_size: int = 50
+    timer_max_attempts: int = 3  # a failing timer step is tried this often, then the case is an incident
+    notice_lease_seconds: int = 60  # plus two SMTP timeouts per notice in the batch
     worker_max_sleep_seconds: float = 30.0
     instance_cache_size: int = 500
     smtp_host: str | None = None
@@ -50,6 +52,8 @@ class Settings:
             secret_key=os.environ.get("ORCHESTRATOR_SECRET_KEY") or _local_secret(home),
             secure_cookies=_bool("ORCHESTRATOR_SECURE_COOKIES", True),
             timer_lease_seconds=int(os.environ.get("ORCHESTRATOR_TIMER_LEASE_SECONDS", 60)),
+            timer_max_attempts=int(os.environ.get("ORCHESTRATOR_TIMER_MAX_ATTEMPTS", 3)),
+            notice_lease_seconds=int(os.environ.get("ORCHESTRATOR_NOTICE_LEASE_SECONDS", 60)),
             instance_cache_size=int(os.environ.get("ORCHESTRATOR_INSTANCE_CACHE", 500)),
             smtp_host=os.environ.get("ORCHESTRATOR_SMTP_HOST") or None,
             smtp_port=int(os.environ.get("ORCHESTRATOR_SMTP_PORT", 25)),

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from .. import clock
+from ..clock import OSLO
 
-OSLO = ZoneInfo("Europe/Oslo")
 
 
 def now() -> datetime:

@@ -3,6 +3,10 @@
 SpiffWorkflow reads the wall clock in exactly one module
 (`SpiffWorkflow/bpmn/specs/event_definitions/timer.py`, as `datetime.now(timezone.utc)`);
 rebinding that module's `datetime` makes every timer read `orchestrator.clock`.
+
+A timer is due when its time has come (due <= now), here as in the job queue: the innkalling
+leaves at exactly D-14 days. SpiffWorkflow asks `due < now`; the "now" it gets is an `_Instant`,
+which answers that question as "at or after", so a timer fires at its due time, not a tick later.
 """
 from __future__ import annotations
 
@@ -19,17 +23,33 @@ from .. import clock
 
 
 class _ClockDatetime(datetime):
+    """SpiffWorkflow's timer module's `datetime`: what it parses is one of these, and "now" is ours."""
+
     @classmethod
     def now(cls, tz=None):
         current = clock.now()
-        return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
+        if tz is None:
+            return current.replace(tzinfo=None)
+        current = current.astimezone(tz)
+        return _Instant.combine(current.date(), current.timetz())
+
+
+class _Instant(_ClockDatetime):
+    """Now, as SpiffWorkflow's timers compare with it: `due < now` holds from the due time on.
+
+    Python tries the reflected `now.__gt__(due)` first, because this is a subclass of `due`'s type
+    (a plain datetime, or one the timer module parsed).
+    """
+
+    def __gt__(self, other):
+        return datetime.__ge__(self, other)
 
 
 _spiff_timer.datetime = _ClockDatetime
 
 
 @dataclass(frozen=True)
-class WaitingTimer:
+class PendingTimer:
     task_id: str
     element_id: str
     name: str | None
@@ -37,7 +57,7 @@ class WaitingTimer:
     kind: str  # date | duration | cycle
 
 
-def waiting_timers(workflow) -> list[WaitingTimer]:
+def waiting_timers(workflow) -> list[PendingTimer]:
     """Every pending timer of a workflow (its subprocesses included) with its due time."""
     found = []
     for task in workflow.event_manager.tasks.values():
@@ -48,7 +68,7 @@ def waiting_timers(workflow) -> list[WaitingTimer]:
         if due is None:
             continue
         found.append(
-            WaitingTimer(
+            PendingTimer(
                 task_id=str(task.id),
                 element_id=task.task_spec.bpmn_id or task.task_spec.name,
                 name=task.task_spec.bpmn_name,
@@ -68,11 +88,14 @@ def fire_due_timers(workflow, max_rounds: int = 10_000) -> int:
     rounds = 0
     while rounds < max_rounds:
         now = clock.now()
-        if not any(t.due_at <= now for t in waiting_timers(workflow)):
+        due = [(t.task_id, t.due_at) for t in waiting_timers(workflow) if t.due_at <= now]
+        if not due:
             break
         workflow.refresh_timers()
         workflow.do_engine_steps()
         rounds += 1
+        if [(t.task_id, t.due_at) for t in waiting_timers(workflow) if t.due_at <= now] == due:
+            break  # nothing that was due fired: never spin on it
     return rounds
 
 

@@ -20,7 +20,7 @@ from .compaction import compact as _compact
 from .helpers import to_datetime
 from .parser import MergingMessageEventDefinition, SpecBundle
 from .sandbox import SCRIPT_ENGINE
-from .timers import WaitingTimer, due_time, fire_due_timers, waiting_timers
+from .timers import PendingTimer, due_time, fire_due_timers, waiting_timers
 
 
 class EngineError(Exception):
@@ -180,7 +180,9 @@ def fire_timers(workflow: BpmnWorkflow) -> int:
     try:
         return fire_due_timers(workflow)
     except WorkflowException as error:
-        raise EngineError(str(error)) from error
+        raise EngineError(_describe(error)) from error
+    except RecursionError as error:
+        raise EngineError(LOOP_MESSAGE) from error
 
 
 def deliver_message(workflow: BpmnWorkflow, name: str, payload: dict | None) -> None:
@@ -222,7 +224,7 @@ def outgoing_messages(workflow: BpmnWorkflow) -> list[OutgoingMessage]:
     return found
 
 
-def timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
+def timers(workflow: BpmnWorkflow) -> list[PendingTimer]:
     return waiting_timers(workflow)
 
 

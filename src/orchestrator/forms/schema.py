@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from ..engine.helpers import OSLO
+from ..clock import OSLO
 from . import feel
 from .model import Field, FormDefinition
 

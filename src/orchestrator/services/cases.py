@@ -87,8 +87,9 @@ def _case(session: Session, business_key: str | None) -> Case:
     return case
 
 
-def register_coordinator(ctx, session: Session, step, payload: dict) -> None:
+def register_coordinator(step, payload: dict) -> None:
     """«Koordinator registreres på saken»: the coordinator gets the case's coordinator tasks."""
+    session = step.session
     username = (payload.get("koordinator") or "").strip()
     if not username or active_user(session, username) is None:
         raise StepFailed(f"Koordinatoren «{username}» er ikke en aktiv bruker.")
@@ -123,8 +124,9 @@ def _reassign_coordinator_tasks(session: Session, business_key: str, previous: s
     )
 
 
-def register_plan_tool(ctx, session: Session, step, payload: dict) -> None:
+def register_plan_tool(step, payload: dict) -> None:
     """«Planverktøy registreres på saken» (Lund § 7 trinn 8)."""
+    session = step.session
     tool = payload.get("verktoy")
     if tool not in (IP, "referat"):
         raise StepFailed(f"Ukjent planverktøy «{tool}» (bruk ip eller referat).")
@@ -132,6 +134,3 @@ def register_plan_tool(ctx, session: Session, step, payload: dict) -> None:
     case.planverktoy, case.plan_instance_id, case.updated_at = tool, step.row.id, clock.now()
     step.audit("planverktoy_registrert", data={"verktoy": tool})
 
-
-# The diagrams' «registreres på saken» messages; services/messages.py routes them here.
-HANDLERS = {"koordinator_oppnevnt": register_coordinator, "planverktoy_valgt": register_plan_tool}

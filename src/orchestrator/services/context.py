@@ -1,15 +1,18 @@
-"""The composition root of the service layer: settings, database, caches, signals."""
+"""What every use case is handed: settings, the database, caches, the worker's signal, and the wiring.
+
+The wiring (which handler takes which outbound message, which kinds of background work the worker
+runs) is decided in one place, services/bootstrap.py, and injected here.
+"""
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
 from collections import OrderedDict
-import select
 import threading
 import time
 from datetime import datetime
-from typing import Iterator
+from typing import Callable, Iterator, Mapping
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -27,14 +30,14 @@ LOST_RACE_SQLSTATES = frozenset({"40P01", "40001"})
 log = logging.getLogger(__name__)
 
 
-class TimerSignal:
-    """Wakes the timer worker when a timer earlier than its planned wake-up appears.
+class WorkerSignal:
+    """Wakes the worker when work due earlier than its planned wake-up appears (a timer, a notice).
 
     A self-pipe, so the worker can wait on it and on PostgreSQL's LISTEN socket at once
     (other processes wake it with NOTIFY; see services/worker.py).
     """
 
-    CHANNEL = "orchestrator_timers"
+    CHANNEL = "orchestrator_work"
 
     def __init__(self):
         self._read, self._write = os.pipe()
@@ -56,11 +59,6 @@ class TimerSignal:
                 pass
         except (BlockingIOError, OSError):
             pass
-
-    def wait(self, timeout: float) -> bool:
-        ready, _, _ = select.select([self._read], [], [], timeout)
-        self.drain()
-        return bool(ready)
 
     def close(self) -> None:
         for fd in (self._read, self._write):
@@ -132,18 +130,26 @@ class Remembered:
 
 
 class Orchestrator:
-    def __init__(self, settings: Settings, database: Database | None = None):
+    """Build it with `services.bootstrap.build(settings)`, which wires it."""
+
+    def __init__(self, settings: Settings, database: Database | None, *, outbound: Mapping[str, Callable],
+                 route: Callable, queues: Mapping):
         self.settings = settings
         self.db = database or Database(settings.database_url)
         self.specs = SpecCache()
         self.instances = InstanceCache(settings.instance_cache_size)
         # a deactivated user or changed roles are seen within this many seconds (docs/operations.md)
         self.actors = Remembered(seconds=30.0)
-        self.timer_signal = TimerSignal()
+        self.signal = WorkerSignal()
+        # message name -> handler(step, payload) for what leaves the building (e-mail, the case register)
+        self.outbound = dict(outbound)
+        # handler(step, message) -> deliveries: any other message goes to the instances of the case
+        self.route = route
+        self.queues = dict(queues)  # name -> the kind of background work (services/jobs.py), in the worker's order
 
     def close(self) -> None:
         self.db.dispose()
-        self.timer_signal.close()
+        self.signal.close()
 
     @contextlib.contextmanager
     def write(self, label: str | None = None) -> Iterator[Session]:

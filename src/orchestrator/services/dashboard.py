@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from .. import clock
-from ..store.models import Instance, OpenTask, WaitingTimer
+from ..store.models import Instance, Notice, OpenTask, WaitingTimer
 from . import cases
 from .access import MANAGER, Actor, require_any
 from .context import Orchestrator
+from .notices import constants as notice_names
 
 
 @dataclass
@@ -97,12 +98,29 @@ def overview(ctx: Orchestrator, actor: Actor) -> Overview:
             CoordinatorLoad(username, name, count, cases.PLAN_LIMIT)
             for username, name, count in cases.load_by_coordinator(session)
         ]
+        result.failed_notices = failed_notices(session, now)
     # a group escalated to both the leader and KE is one group without a meeting
     seen: set[int] = set()
     result.groups_without_meeting = [
         i for i in result.groups_without_meeting if not (i.instance_id in seen or seen.add(i.instance_id))
     ]
-    from .notices import queries as notice_queries  # the notices package imports this module
-
-    result.failed_notices = notice_queries.failed_for_dashboard(ctx)
     return result
+
+
+def failed_notices(session, now: datetime, days: int = 30, limit: int = 100) -> list[DueItem]:
+    """Notices that finally failed in the last `days` days (one sent again leaves the list).
+
+    `due_at` is the meeting's time (how urgent it is to reach the person some other way).
+    """
+    rows = session.execute(
+        select(Notice, Instance.process_key).outerjoin(Instance, Instance.id == Notice.instance_id)
+        .where(Notice.status == notice_names.FAILED, Notice.updated_at >= now - timedelta(days=days))
+        .order_by(Notice.updated_at.desc()).limit(limit)
+    ).all()
+    return [
+        DueItem(instance_id=row.instance_id, business_key=row.business_key, process_key=key or "",
+                what=f"{notice_names.KIND_LABELS.get(row.kind, row.kind)} kom ikke fram til "
+                     f"{row.recipient_name or row.recipient}: {row.last_error or 'ukjent feil'}",
+                due_at=row.meeting_at)
+        for row, key in rows
+    ]

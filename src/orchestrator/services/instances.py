@@ -10,14 +10,16 @@ from sqlalchemy.orm import Session
 from ..engine import workflow as engine
 from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
-from . import cases, messages, rules, runtime, validation
-from .access import Actor
+from . import cases, rules, runtime, validation
+from .access import MANAGER, PROCESS_OWNER, Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
 from .paging import Page
 from .specs import SpecCache
 
 STATUSES = ("running", "completed", "terminated", "error")
+# who may take an incident up again: the leader who follows the case up, and the process owner who fixed the routine
+INCIDENT_OPERATORS = (MANAGER, PROCESS_OWNER)
 
 
 @dataclass
@@ -70,8 +72,7 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
                 raise Invalid("Startskjemaet har feil", error.errors) from None
             rules.check_start(session, form, data, actor, business_key)
         step = runtime.create(ctx, session, key, business_key, data, actor)
-        runtime.save(step)
-        messages.route_outgoing(ctx, session, step)
+        runtime.commit(step)
         return _summary(step.row, bundle.spec.description)
 
 
@@ -161,6 +162,14 @@ def get(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
         return detail
 
 
+def resume(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceSummary:
+    """An operator takes an incident up again after fixing its cause (a new version, the mail server)."""
+    require_any(actor, INCIDENT_OPERATORS, "Å starte en sak som har stoppet på en feil igjen")
+    with ctx.write("instance.resume") as session:
+        step = runtime.resume(ctx, session, instance_id, actor)
+        return _summary(step.row, step.bundle.spec.description)
+
+
 def history(session: Session, instance_id: int) -> list[dict]:
     entries = session.scalars(
         select(AuditEntry).where(AuditEntry.instance_id == instance_id).order_by(AuditEntry.id))
@@ -169,14 +178,6 @@ def history(session: Session, instance_id: int) -> list[dict]:
          "element_name": e.element_name, "data": e.data}
         for e in entries
     ]
-
-
-def timers_due(ctx: Orchestrator, until: datetime, element_ids: list[str] | None = None) -> list[WaitingTimer]:
-    with ctx.db.read() as session:
-        query = select(WaitingTimer).where(WaitingTimer.due_at <= until)
-        if element_ids:
-            query = query.where(WaitingTimer.element_id.in_(element_ids))
-        return list(session.scalars(query.order_by(WaitingTimer.due_at)))
 
 
 def _task_dict(t: OpenTask) -> dict:

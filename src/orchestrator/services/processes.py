@@ -105,14 +105,6 @@ def source(ctx: Orchestrator, key: str, version: int, actor: Actor) -> Source:
         return Source(row.key, row.version, row.kind, PurePath(row.filename).name, bytes(row.content))
 
 
-def latest_source(ctx: Orchestrator, key: str, actor: Actor) -> Source:
-    with ctx.db.read() as session:
-        row = SpecCache.latest_row(session, key)
-        if row is None:
-            raise NotFound(f"«{key}» er ikke rullet ut")
-        return Source(row.key, row.version, row.kind, PurePath(row.filename).name, bytes(row.content))
-
-
 def deploy_document(ctx: Orchestrator, content: bytes, actor: Actor, filename: str | None = None):
     """Deploy one BPMN or DMN document; without a file name it is named after its key.
 

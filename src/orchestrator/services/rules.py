@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..engine import workflow as engine
-from ..engine.helpers import OSLO, add_months, to_datetime
+from ..clock import OSLO
+from ..engine.helpers import add_months, to_datetime
 from ..forms.model import Field, FormDefinition
 from ..forms.schema import visible_components
 from . import cases
@@ -65,11 +66,6 @@ def check_submission(ctx, session, step, task_row, form, cleaned: dict, actor) -
 def check_start(session: Session, form: FormDefinition | None, cleaned: dict, actor, business_key: str | None) -> None:
     if form is not None:
         _apply(form, RuleContext(session, actor, business_key, {}, cleaned))
-
-
-def after_completion(ctx, session, step, task_row, form, cleaned: dict, actor) -> None:
-    """Nothing yet: what a task decides for the case goes through the diagram's register messages."""
-    return None
 
 
 def unknown_rules(form: FormDefinition) -> list[str]:

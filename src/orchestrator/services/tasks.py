@@ -13,8 +13,8 @@ from .. import clock
 from ..engine import workflow as engine
 from ..forms.model import FormDefinition
 from ..forms.schema import FormInvalid, validate_submission
-from ..store.models import AuditEntry, OpenTask
-from . import messages, rules, runtime
+from ..store.models import AuditEntry, Instance, OpenTask
+from . import rules, runtime
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -174,9 +174,7 @@ def complete(ctx: Orchestrator, task_id: str, data: dict | None, actor: Actor) -
         runtime.act(step, engine.complete, task_id, _deep_merge(current, cleaned))
         step.audit("task_completed", task_id=task_id, element_id=row.element_id, element_name=row.name,
                    data=cleaned or None)
-        rules.after_completion(ctx, session, step, row, form, cleaned, actor)
-        runtime.save(step)
-        messages.route_outgoing(ctx, session, step)
+        runtime.commit(step)
         now = clock.now()
         open_now = session.scalars(select(OpenTask).where(OpenTask.instance_id == step.row.id)
                                    .order_by(OpenTask.created_at, OpenTask.id))
@@ -228,9 +226,13 @@ def _open_task(session, task_id: str, actor: Actor) -> OpenTask:
     opened = next((e for e in entries if e.action == "task_opened"), None)
     role = (opened.data or {}).get("role") if opened else None
     # only those who could have done it (or read every case) learn that, and by whom, it was done
-    if done is not None and (actor.reads_all_instances or done.actor == actor.username
-                             or role is None or role in actor.roles):
-        raise Conflict(f"Oppgaven er allerede fullført (av {done.actor}).")
+    if opened is not None and (actor.reads_all_instances or (done and done.actor == actor.username)
+                               or role is None or role in actor.roles):
+        if done is not None:
+            raise Conflict(f"Oppgaven er allerede fullført (av {done.actor}).")
+        status = session.scalar(select(Instance.status).where(Instance.id == opened.instance_id))
+        if status in runtime.NOT_RUNNING:  # the case stopped (an incident, or ended) with the task open
+            raise Conflict(runtime.NOT_RUNNING[status])
     raise NotFound("oppgaven finnes ikke")
 
 

@@ -116,13 +116,6 @@ def list_users(ctx: Orchestrator) -> list[UserView]:
         return [_view(u) for u in session.scalars(select(User).order_by(User.username))]
 
 
-def users_with_role(ctx: Orchestrator, role: str) -> list[UserView]:
-    with ctx.db.read() as session:
-        users = session.scalars(select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True))
-                                .order_by(User.username))
-        return [_view(u) for u in users]
-
-
 DEMO_USERS = [
     ("tina", "Tina Tjenesteyter", ["tjenesteyter"]),
     ("kari", "Kari fra koordinerende enhet", ["koordinerende_enhet"]),

@@ -1,78 +1,66 @@
-"""The worker: fires due timers (and delivers notices), then sleeps until the next is due.
+"""The worker: does the due background work of every queue (timers, notices), then sleeps until the next.
 
-It never polls on a fixed period: it asks the index when the next timer is due and sleeps
-until then, or until it is woken because an earlier timer appeared (in-process signal, and
-PostgreSQL NOTIFY from other processes). A ceiling on the sleep guards against a lost wake-up.
+It never polls on a fixed period: it asks the queues' indexes when the next item is due and sleeps
+until then, or until it is woken because earlier work appeared (in-process signal, and PostgreSQL
+NOTIFY from other processes). A ceiling on the sleep guards against a lost wake-up. The queues and
+their order come from the composition root (services/bootstrap.py); the worker knows none by name.
+
+Nothing an item does can stop the worker: each item is its own unit of work that counts its
+failures (services/jobs.py), a pass that fails is logged and tried again, and the built-in worker
+of `orchestrator serve` is restarted by its `WorkerThread` if it dies anyway.
 """
 from __future__ import annotations
 
 import logging
 import select
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import time
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import select as sql_select
 
-@dataclass(frozen=True)
-class Source:
-    """A kind of due work: when the next item is due (one indexed query) and how to do what is due."""
-
-    name: str
-    next_due: Callable  # () -> a select of one value: when the next item is due (None: nothing waits)
-    run: Callable  # (ctx, owner, stop) -> list; stops between batches once `stop` is set
-
-
-# Timers come first; notice delivery registers itself here (services/notices). Defined before the
-# imports below, which lead to services/notices.
-SOURCES: list[Source] = []
-
-from .. import clock  # noqa: E402
-from . import timers  # noqa: E402
-from .context import Orchestrator  # noqa: E402
+from .. import clock
+from . import jobs
+from .context import Orchestrator
 
 log = logging.getLogger(__name__)
-# looked up when called: timers may still be importing when this module runs
-SOURCES.insert(0, Source("timers", lambda: timers.next_due(),
-                         lambda ctx, owner, stop=None: timers.fire_due(ctx, owner, stop=stop)))
 
 
 class Worker:
     def __init__(self, ctx: Orchestrator, owner: str | None = None):
         self.ctx = ctx
-        self.owner = owner or timers.worker_id()
+        self.owner = owner or jobs.worker_id()
         self._listener = None
         self.planned_sleep: float | None = None  # seconds, for operators and tests
-        self.on_pass: list[Callable[[list[timers.Fired]], object]] = []
+        self.on_pass: list[Callable[[list], object]] = []
         self.stop: threading.Event | None = None
+        self.last_turn: float | None = None  # time.monotonic() of the last finished turn (liveness)
 
-    def turn(self) -> tuple[list[timers.Fired], float]:
+    def turn(self) -> tuple[list, float]:
         """One turn of the loop: do what is due, then how long to sleep. An idle turn is one statement:
-        its plan is still true when it ends (a timer created meanwhile wakes the sleep)."""
-        fired, plan = self._pass()
-        return fired, self.seconds_until_next(plan)
+        its plan is still true when it ends (work created meanwhile wakes the sleep)."""
+        done, plan = self._pass()
+        return done, self.seconds_until_next(plan)
 
-    def run_pass(self) -> list[timers.Fired]:
-        """Do what is due. An idle pass is one statement: one indexed lookup per source."""
+    def run_pass(self) -> list:
+        """Do what is due in every queue; what each item came to. An idle pass is one statement."""
         return self._pass()[0]
 
-    def _pass(self) -> tuple[list[timers.Fired], list | None]:
-        """What fired, and when each source is next due if nothing ran (else None: ask again)."""
-        fired: list[timers.Fired] = []
+    def _pass(self) -> tuple[list, list | None]:
+        """What was done, and when each queue is next due if nothing ran (else None: ask again)."""
+        done: list = []
         plan, ran = self._next_due(), False
-        for index, (source, at) in enumerate(plan):
+        for index, (queue, at) in enumerate(plan):
             if at is None or at > clock.now():
                 continue
             if self.stop is not None and self.stop.is_set():
                 break
-            done = source.run(self.ctx, self.owner, self.stop) or []
+            done += jobs.run(self.ctx, queue, self.owner, self.stop, max_batches=queue.max_batches)
             ran = True
-            if source.name == "timers":
-                fired = done
             # what ran may have made later work due (a fired timer queues its innkalling)
             plan[index + 1:] = self._next_due(plan[index + 1:])
-        return fired, None if ran else plan
+        return done, None if ran else plan
 
     def seconds_until_next(self, plan: list | None = None) -> float:
         """How long to sleep: until the earliest due item, from `plan` or asked now; at most the ceiling."""
@@ -80,16 +68,14 @@ class Worker:
         ceiling = self.ctx.settings.worker_max_sleep_seconds
         if due is None:
             return ceiling
-        # SpiffWorkflow fires strictly after the due time: wake a hair later.
-        wait = (due + timedelta(milliseconds=5) - clock.now()).total_seconds()
-        return max(0.0, min(wait, ceiling))
+        return max(0.0, min((due - clock.now()).total_seconds(), ceiling))
 
-    def _next_due(self, among=None) -> list[tuple[Source, datetime | None]]:
-        sources = SOURCES if among is None else [source for source, _ in among]
-        if not sources:
+    def _next_due(self, among=None) -> list[tuple[jobs.Queue, datetime | None]]:
+        queues = list(self.ctx.queues.values()) if among is None else [queue for queue, _ in among]
+        if not queues:
             return []
-        row = self.ctx.db.peek(sql_select(*(source.next_due().scalar_subquery() for source in sources)))
-        return list(zip(sources, row))
+        row = self.ctx.db.peek(sql_select(*(queue.next_due().scalar_subquery() for queue in queues)))
+        return list(zip(queues, row))
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s started", self.owner)
@@ -98,24 +84,25 @@ class Worker:
             if self._listener is None:
                 self._listen()  # again after a lost connection (database restart, failover, proxy)
             try:
-                fired, self.planned_sleep = self.turn()
+                done, self.planned_sleep = self.turn()
                 for callback in self.on_pass:
-                    callback(fired)
+                    callback(done)
             except Exception:  # keep the worker alive; the failure is in the log and retried
                 log.exception("worker pass failed")
                 self.planned_sleep = 1.0
+            self.last_turn = time.monotonic()
             self._sleep(self.planned_sleep, stop)
         self._close()
 
     def _sleep(self, seconds: float, stop: threading.Event) -> None:
         if seconds <= 0 or stop.is_set():
             return
-        signal = self.ctx.timer_signal
+        signal = self.ctx.signal
         sources = [signal.fileno()] + ([self._listener.fileno()] if self._listener is not None else [])
         try:
             ready, _, _ = select.select(sources, [], [], seconds)
         except (OSError, ValueError):
-            log.exception("waiting for timers failed; retrying shortly")
+            log.exception("waiting for work failed; retrying shortly")
             stop.wait(1.0)
             return
         signal.drain()
@@ -136,9 +123,9 @@ class Worker:
         try:
             self._listener = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
                                              connect_timeout=5)
-            self._listener.execute(f"LISTEN {self.ctx.timer_signal.CHANNEL}")
+            self._listener.execute(f"LISTEN {self.ctx.signal.CHANNEL}")
         except Exception:
-            log.exception("LISTEN failed; other processes' timers wake this worker at the latest after "
+            log.exception("LISTEN failed; other processes' work wakes this worker at the latest after "
                           "the sleep ceiling until it works again")
             self._close()
 
@@ -150,16 +137,44 @@ class Worker:
                 self._listener = None
 
 
-def start_in_thread(ctx: Orchestrator, worker: Worker | None = None) -> tuple[threading.Thread, threading.Event]:
-    """The worker beside the web server in one process (`orchestrator serve`)."""
-    stop = threading.Event()
-    worker = worker or Worker(ctx)
-    thread = threading.Thread(target=worker.run, args=(stop,), name="timer-worker", daemon=True)
-    thread.start()
-    return thread, stop
+class WorkerThread:
+    """The worker beside the web server in one process (`orchestrator serve`), restarted if it dies.
 
+    `alive` is what /healthz reports: the thread runs and finished a turn within the sleep ceiling
+    (plus a margin for a long batch).
+    """
 
-def stop_thread(thread: threading.Thread, stop: threading.Event, ctx: Orchestrator) -> None:
-    stop.set()
-    ctx.timer_signal.notify(None)
-    thread.join(10)
+    MARGIN_SECONDS = 120.0
+
+    def __init__(self, ctx: Orchestrator, worker: Worker | None = None):
+        self.ctx = ctx
+        self.worker = worker or Worker(ctx)
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name="worker", daemon=True)
+
+    def start(self) -> "WorkerThread":
+        self._thread.start()
+        return self
+
+    def _supervise(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.worker.run(self._stop)
+            except BaseException:  # noqa: B036 - not even SystemExit from a diagram ends the built-in worker
+                self.restarts += 1
+                log.exception("the worker stopped unexpectedly; restarting it (restart %d)", self.restarts)
+                self._stop.wait(min(60.0, 2.0 ** min(self.restarts, 6)))
+
+    @property
+    def alive(self) -> bool:
+        if not self._thread.is_alive():
+            return False
+        last = self.worker.last_turn
+        limit = self.ctx.settings.worker_max_sleep_seconds + self.MARGIN_SECONDS
+        return last is None or time.monotonic() - last < limit
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.ctx.signal.notify()
+        self._thread.join(timeout)

@@ -61,8 +61,8 @@ class Instance(Base):
     process_version: Mapped[int] = mapped_column(Integer)
     pins: Mapped[dict] = mapped_column(JSON)  # {definition key: version} the instance runs on
     business_key: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20))  # running | completed | terminated | error
-    error: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # running | completed | terminated | error (an incident)
+    error: Mapped[str | None] = mapped_column(Text)  # why the last timer step failed, or the incident
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -70,6 +70,8 @@ class Instance(Base):
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     timer_lease_owner: Mapped[str | None] = mapped_column(String(100))
     timer_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # claims of its due timers without a successful step since (services/jobs.py); reset when a step saves
+    timer_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     state: Mapped[str] = mapped_column(Text)
     # what was walked, kept across compaction: {"elements": [...], "flows": [[source, target], ...]}
     trail: Mapped[dict | None] = mapped_column(JSON)

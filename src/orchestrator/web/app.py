@@ -9,6 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import generate_csrf
 
 from ..config import Settings
+from ..services import bootstrap
 from ..services.context import Orchestrator
 from . import auth, errors, formatting, forms_render, security
 from .converters import register_converters
@@ -33,7 +34,7 @@ class JSONProvider(DefaultJSONProvider):
 
 def create_app(settings: Settings | None = None, orchestrator: Orchestrator | None = None) -> Flask:
     settings = settings or (orchestrator.settings if orchestrator else Settings.from_env())
-    orchestrator = orchestrator or Orchestrator(settings)
+    orchestrator = orchestrator or bootstrap.build(settings)
     app = Flask(__name__)
     app.json = JSONProvider(app)
     app.config.update(SECRET_KEY=settings.secret_key)
@@ -65,9 +66,15 @@ def create_app(settings: Settings | None = None, orchestrator: Orchestrator | No
 
     @app.get("/healthz")
     def healthz():
-        # for load balancers and service managers: this process answers and can reach its database
-        if not orchestrator.db.answers():
-            return jsonify(status="feil", database="svarer ikke"), 503
-        return jsonify(status="ok")
+        # for load balancers and service managers: this process answers, reaches its database, and
+        # its built-in worker (`orchestrator serve`) runs; `make serve` runs workers as processes of their own
+        database = orchestrator.db.answers()
+        thread = app.extensions.get("worker")
+        worker = "egen prosess" if thread is None else ("kjører" if thread.alive else "stoppet")
+        body = {"status": "ok" if database and worker != "stoppet" else "feil",
+                "database": "svarer" if database else "svarer ikke", "arbeider": worker}
+        if thread is not None:
+            body["arbeider_omstarter"] = thread.restarts
+        return jsonify(body), 200 if body["status"] == "ok" else 503
 
     return app

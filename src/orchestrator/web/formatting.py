@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
-OSLO = ZoneInfo("Europe/Oslo")
+from ..clock import OSLO
+
 
 ROLE_NAMES = {
     "tjenesteyter": "Tjenesteyter",

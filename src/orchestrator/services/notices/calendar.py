@@ -17,11 +17,11 @@ from urllib.parse import quote
 import icalendar
 
 from .constants import CANCEL, REQUEST
-from .content import OSLO
+from ...clock import OSLO
 from .payload import Meeting, Person
 
 PRODID = "-//Orchestrator//Koordinerte tjenester//NO"
-TZID = "Europe/Oslo"
+TZID = OSLO.key
 
 
 def meeting_uid(moete_id: str, instance_id: int, domain: str) -> str:

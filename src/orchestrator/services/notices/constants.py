@@ -36,18 +36,10 @@ STATUS_LABELS = {
 REQUEST = "REQUEST"
 CANCEL = "CANCEL"
 
-# Minutes to wait after failed attempt 1, 2, 3, ...; the last value repeats.
-BACKOFF_MINUTES = (1, 5, 15, 60, 240)
-
 # How many notices a worker leases at a time. The lease covers the whole batch, so it is
-# timer_lease_seconds plus two SMTP timeouts per notice (see delivery.claim_due).
+# notice_lease_seconds plus two SMTP timeouts per notice (see delivery.queue).
 BATCH_SIZE = 10
 
 # The worker delivers as this system actor (audit log, and the message to the instance).
 WORKER = Actor("utsender", frozenset(ALL_ROLES), system=True)
 
-
-def backoff_minutes(failed_attempts: int) -> int:
-    """Minutes to wait after the `failed_attempts`-th failed attempt (1-based)."""
-    index = max(1, failed_attempts) - 1
-    return BACKOFF_MINUTES[min(index, len(BACKOFF_MINUTES) - 1)]

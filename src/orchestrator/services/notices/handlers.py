@@ -1,8 +1,8 @@
 """Queueing notices in the workflow step's own transaction (the transactional outbox).
 
-`services.messages.route_outgoing` hands every message an instance throws under one of the
-names in `constants.KINDS` to a handler here (`handler(ctx, session, step, payload)`), inside the unit of work
-that saves the step. We validate, render and add one `Notice` row per recipient to that same
+The commit path (services/runtime.commit) hands every message an instance throws under one of the
+names in `constants.KINDS` to a handler here (`handler(step, payload)`, wired in services/bootstrap.py),
+inside the unit of work that saves the step. We validate, render and add one `Notice` row per recipient to that same
 session; nothing leaves the building here. So the step and its notices commit together or not at
 all: no notice for a step that rolled back, no step done without its notice.
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ... import clock
 from ...store.models import Notice
-from .. import runtime
+from .. import jobs, runtime
 from ..context import Orchestrator
 from ..errors import StepFailed
 from . import calendar, content, mime, payload
@@ -40,15 +40,20 @@ class History:
     previous: content.Previous | None
 
 
-def handler_for(kind: str):
-    if kind == REFERAT:
-        def handle_minutes(ctx: Orchestrator, session: Session, step: runtime.Step, data: dict) -> None:
-            queue_minutes(ctx, session, step, data)
-        return handle_minutes
+def innkalling(step: runtime.Step, data: dict) -> None:
+    queue_meeting(step.ctx, step.session, step, INNKALLING, data)
 
-    def handle_meeting(ctx: Orchestrator, session: Session, step: runtime.Step, data: dict) -> None:
-        queue_meeting(ctx, session, step, kind, data)
-    return handle_meeting
+
+def innkalling_endret(step: runtime.Step, data: dict) -> None:
+    queue_meeting(step.ctx, step.session, step, INNKALLING_ENDRET, data)
+
+
+def moete_avlyst(step: runtime.Step, data: dict) -> None:
+    queue_meeting(step.ctx, step.session, step, MOETE_AVLYST, data)
+
+
+def referat(step: runtime.Step, data: dict) -> None:
+    queue_minutes(step.ctx, step.session, step, data)
 
 
 def _sender(ctx: Orchestrator) -> tuple[str, str, str]:
@@ -152,8 +157,6 @@ def _queue(ctx: Orchestrator, session: Session, step: runtime.Step, kind: str, m
     step.audit("notice_queued", data={"type": kind, "mottakere": len(rows), "moete_id": moete_id,
                                       "utsendinger": [row.id for row in rows], **(extra or {})})
     # Wake the worker once this transaction commits (this process, and others through NOTIFY).
-    runtime.signal_timer(ctx, session, now)
+    jobs.wake(ctx, session, now)
     log.info("queued %s for meeting %s to %d recipient(s) (instance %s)", kind, moete_id, len(rows), step.row.id)
 
-
-HANDLED = {kind: handler_for(kind) for kind in (INNKALLING, INNKALLING_ENDRET, MOETE_AVLYST, REFERAT)}

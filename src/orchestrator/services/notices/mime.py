@@ -23,7 +23,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from urllib.parse import urlsplit
 
-from .content import OSLO
+from ...clock import OSLO
 from .payload import Person
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from ..errors import StepFailed
 from .constants import KIND_LABELS, MOETE_AVLYST, REFERAT
+from ...clock import OSLO
 
-OSLO = ZoneInfo("Europe/Oslo")
 DEFAULT_DURATION_MINUTES = 90
 MAX_PEOPLE = 100
 MAX_ITEMS = 50

@@ -1,4 +1,4 @@
-"""Reading the outbox: the "Utsendinger" page and the managers' dashboard.
+"""Reading the outbox: the "Utsendinger" page.
 
 Everything here reads the `notices` table only (never an instance). The content shown is the
 stored message itself, taken apart again, so the page shows exactly what was (or will be) sent.
@@ -6,7 +6,7 @@ stored message itself, taken apart again, so the page shows exactly what was (or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import message_from_string
 from email.policy import default as default_policy
 
@@ -16,7 +16,6 @@ from ... import clock
 from ...store.models import Instance, Notice
 from ..access import MANAGER, Actor, require_any
 from ..context import Orchestrator
-from ..dashboard import DueItem
 from ..paging import Page as InstancePage
 from ..errors import Invalid, NotFound
 from .constants import FAILED, KIND_LABELS, KINDS, QUEUED, STATUS_LABELS, STATUSES
@@ -151,27 +150,3 @@ def content_of(raw: str) -> NoticeContent:
             value = part.get_content()
             calendar = value.decode("utf-8") if isinstance(value, bytes) else value
     return NoticeContent(headers=headers, text=text or "", html=html, calendar=calendar, raw=raw)
-
-
-def failed_for_dashboard(ctx: Orchestrator, days: int = 30, limit: int = 100) -> list[DueItem]:
-    """Notices that finally failed in the last `days` days, for the managers' dashboard.
-
-    `due_at` is the meeting's time (how urgent it is to reach the person some other way).
-    A notice sent again from the Utsendinger page (`delivery.requeue`) leaves the list.
-    """
-    since = clock.now() - timedelta(days=days)
-    with ctx.db.read() as session:
-        rows = session.execute(
-            select(Notice, Instance.process_key).outerjoin(Instance, Instance.id == Notice.instance_id)
-            .where(Notice.status == FAILED, Notice.updated_at >= since)
-            .order_by(Notice.updated_at.desc()).limit(limit)
-        ).all()
-    items = []
-    for row, key in rows:
-        who = row.recipient_name or row.recipient
-        items.append(DueItem(
-            instance_id=row.instance_id, business_key=row.business_key, process_key=key or "",
-            what=f"{KIND_LABELS.get(row.kind, row.kind)} kom ikke fram til {who}: {row.last_error or 'ukjent feil'}",
-            due_at=row.meeting_at,
-        ))
-    return items

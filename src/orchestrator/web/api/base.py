@@ -1,5 +1,13 @@
-"""The API blueprint, its request/response helpers, and the decorator that documents an operation."""
+"""The API blueprint, its response helper, and `operation`: the one declaration of an endpoint.
+
+`operation` both documents an endpoint (openapi.py builds the document from it) and reads its
+request: the query string with the `query` schema and the JSON body with the `body` schema,
+handed to the view as `query=` and `body=`. So the document cannot promise what the code does not
+do: a body declared optional is optional in both.
+"""
 from __future__ import annotations
+
+from functools import wraps
 
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError
@@ -8,37 +16,49 @@ from ...forms.schema import flatten_errors
 from ...services.errors import Invalid
 from ..auth import current_actor, orchestrator
 
-__all__ = ["bp", "operation", "load_query", "load_body", "dump", "current_actor", "orchestrator"]
+__all__ = ["bp", "operation", "dump", "current_actor", "orchestrator"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def operation(*, summary: str, tag: str, responses: dict[int, object], query: type[Schema] | None = None,
-              body: type[Schema] | None = None, body_content: dict | None = None, description: str | None = None,
-              errors: tuple[int, ...] = ()):
-    """Record what openapi.py needs to document this view (the document is built from these)."""
+              body: type[Schema] | None = None, body_required: bool = True, body_content: dict | None = None,
+              description: str | None = None, errors: tuple[int, ...] = ()):
+    """Declare an endpoint: what openapi.py documents, and what is read from the request for the view.
+
+    `body_content` documents a body the view reads itself (XML, files); `body` is a JSON body read here.
+    """
 
     def decorate(view):
-        view.openapi = {
+        @wraps(view)
+        def endpoint(**kwargs):
+            if query is not None:
+                kwargs["query"] = _load_query(query)
+            if body is not None:
+                kwargs["body"] = _load_body(body, body_required)
+            return view(**kwargs)
+
+        endpoint.openapi = {
             "summary": summary, "tag": tag, "responses": responses, "query": query, "body": body,
-            "body_content": body_content, "description": description or view.__doc__, "errors": errors,
+            "body_required": body_required, "body_content": body_content,
+            "description": description or view.__doc__, "errors": errors,
         }
-        return view
+        return endpoint
 
     return decorate
 
 
-def load_query(schema: type[Schema]) -> dict:
+def _load_query(schema: type[Schema]) -> dict:
     try:
         return schema().load(request.args.to_dict(flat=True))
     except ValidationError as error:
         raise Invalid("Ugyldige parametre i adressen", flatten_errors(error.normalized_messages())) from None
 
 
-def load_body(schema: type[Schema], optional: bool = False) -> dict:
+def _load_body(schema: type[Schema], required: bool) -> dict:
     raw = request.get_data(cache=True)
     if not raw.strip():
-        payload = {} if optional else None
+        payload = None if required else {}
     else:
         if not request.is_json:
             raise Invalid("Send JSON (Content-Type: application/json)", {"_schema": ["Forventet et JSON-objekt."]})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ...services import messages
 from . import schemas as s
-from .base import bp, current_actor, dump, load_body, operation, orchestrator
+from .base import bp, current_actor, dump, operation, orchestrator
 
 
 @bp.post("/messages/<message:name>")
@@ -12,7 +12,6 @@ from .base import bp, current_actor, dump, load_body, operation, orchestrator
            description="If no instance waits, the newest process that starts on the message is started. "
                        "404 when nothing waits and nothing starts on it (the message is never dropped).",
            errors=(403, 404, 422))
-def send(name):
-    body = load_body(s.MessageSchema)
+def send(name, body):
     deliveries = messages.send(orchestrator(), name, body["business_key"], body.get("data"), current_actor())
     return dump(s.DeliveriesSchema(), {"deliveries": deliveries})

@@ -92,7 +92,8 @@ def _operation(rule, meta: dict, method: str) -> dict:
     if meta["description"]:
         operation["description"] = " ".join(meta["description"].split())
     if meta["body"] is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
+        operation["requestBody"] = {"required": meta["body_required"],
+                                    "content": {"application/json": {"schema": meta["body"]}}}
     elif meta["body_content"] is not None:
         operation["requestBody"] = {"required": True, "content": meta["body_content"]}
     for status, schema in meta["responses"].items():

@@ -7,7 +7,7 @@ from ...services import processes
 from ...services.errors import ServiceError
 from ..security import SOURCE_POLICY
 from . import schemas as s
-from .base import bp, current_actor, dump, load_query, operation, orchestrator
+from .base import bp, current_actor, dump, operation, orchestrator
 
 XML_TYPES = {"application/xml", "text/xml", "application/bpmn+xml", "application/dmn+xml"}
 
@@ -19,9 +19,8 @@ class UnsupportedMediaType(ServiceError):
 @bp.get("/processes")
 @operation(summary="List deployed processes, decisions and forms with their version history", tag="Prosesser",
            query=s.ProcessQuery, responses={200: s.ProcessPageSchema}, errors=(422,))
-def list_processes():
-    args = load_query(s.ProcessQuery)
-    page = processes.list_processes(orchestrator(), current_actor(), args.get("kind"), args["page"], args["per_page"])
+def list_processes(query):
+    page = processes.list_processes(orchestrator(), current_actor(), query.get("kind"), query["page"], query["per_page"])
     return dump(s.ProcessPageSchema(), page)
 
 

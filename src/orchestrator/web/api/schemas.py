@@ -73,10 +73,6 @@ def page_of(item: type[Schema], name: str) -> type[Schema]:
     }, name=name)
 
 
-class HealthSchema(Schema):
-    status = fields.String(required=True)
-
-
 class MeSchema(Schema):
     username = fields.String(required=True)
     roles = fields.List(fields.String(), required=True)

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from ...services import tasks
 from . import schemas as s
-from .base import bp, current_actor, dump, load_body, load_query, operation, orchestrator
+from .base import bp, current_actor, dump, operation, orchestrator
 
 
 @bp.get("/tasks")
 @operation(summary="Open tasks: assigned to me (scope=mine), in my roles' queues (scope=roles), or all (scope=all)",
            tag="Oppgaver", query=s.TaskQuery, responses={200: s.TaskPageSchema}, errors=(403, 422))
-def list_tasks():
-    args = load_query(s.TaskQuery)
-    page = tasks.list_tasks(orchestrator(), current_actor(), args["scope"], args["page"], args["per_page"])
+def list_tasks(query):
+    page = tasks.list_tasks(orchestrator(), current_actor(), query["scope"], query["page"], query["per_page"])
     return dump(s.TaskPageSchema(), page)
 
 
@@ -41,10 +40,9 @@ def release(task_id):
 
 @bp.post("/tasks/<task:task_id>/complete")
 @operation(summary="Complete a task with its form data", tag="Oppgaver", body=s.CompleteSchema,
-           responses={200: s.CompletedSchema},
+           body_required=False, responses={200: s.CompletedSchema},
            description="403: not your lane's role (or not the case's coordinator). 409: already completed, or "
                        "taken by someone else. 422: the data does not pass the form (`errors` per field path, "
                        "e.g. `medlemmer.0.navn`).", errors=(403, 404, 409, 422))
-def complete(task_id):
-    body = load_body(s.CompleteSchema, optional=True)
+def complete(task_id, body):
     return dump(s.CompletedSchema(), tasks.complete(orchestrator(), task_id, body.get("data") or {}, current_actor()))

@@ -36,8 +36,17 @@ def instance_list():
 
 @bp.get("/instances/<id:instance_id>")
 def instance_page(instance_id):
-    detail = instances.get(orchestrator(), instance_id, current_actor())
-    return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail))
+    actor = current_actor()
+    detail = instances.get(orchestrator(), instance_id, actor)
+    may_resume = bool(actor.roles & set(instances.INCIDENT_OPERATORS))
+    return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail), may_resume=may_resume)
+
+
+@bp.post("/instances/<id:instance_id>/resume")
+def resume(instance_id):
+    instances.resume(orchestrator(), instance_id, current_actor())
+    flash("Saken er startet igjen: oppgavene og fristene er tilbake.", "success")
+    return redirect(url_for("instances.instance_page", instance_id=instance_id))
 
 
 def _overlays(detail) -> list[dict]:

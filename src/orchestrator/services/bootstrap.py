@@ -1,0 +1,39 @@
+"""The composition root: every part of the service layer that is chosen, not imported, is wired here.
+
+Read this file to know every handler of a message that leaves an instance and every kind of
+background work the worker does. Nothing registers itself on import.
+"""
+from __future__ import annotations
+
+from ..config import Settings
+from ..store.db import Database
+from . import cases, messages, timers
+from .context import Orchestrator
+from .notices import constants as notice_names
+from .notices import delivery as notice_delivery
+from .notices import handlers as notice_handlers
+
+# Messages an instance throws that leave the building instead of reaching another instance:
+# name -> handler(step, payload), called in the step's own transaction (runtime.commit).
+OUTBOUND = {
+    # the case register (saksregister): «… registreres på saken»
+    "koordinator_oppnevnt": cases.register_coordinator,
+    "planverktoy_valgt": cases.register_plan_tool,
+    # e-mail notices of the ansvarsgruppe (the transactional outbox)
+    notice_names.INNKALLING: notice_handlers.innkalling,
+    notice_names.INNKALLING_ENDRET: notice_handlers.innkalling_endret,
+    notice_names.MOETE_AVLYST: notice_handlers.moete_avlyst,
+    notice_names.REFERAT: notice_handlers.referat,
+}
+
+
+def queues(settings: Settings) -> dict:
+    """The kinds of background work, in the order a worker pass takes them, each with its own settings."""
+    kinds = (timers.queue(settings), notice_delivery.queue(settings))
+    return {queue.name: queue for queue in kinds}
+
+
+def build(settings: Settings, database: Database | None = None) -> Orchestrator:
+    """The orchestrator every entry point uses: the web app, the CLI, the worker, tests and the bench."""
+    return Orchestrator(settings, database, outbound=OUTBOUND, route=messages.route_thrown,
+                        queues=queues(settings))
