@@ -145,9 +145,12 @@ def boundary_timers():
 
 
 def messages():
-    """test_mottak starts on «test_melding»; it then waits for «test_svar»; test_avsender throws."""
+    """test_mottak starts on «test_melding»; it then waits for «test_svar»; test_avsender throws.
+
+    What a message may carry from outside is the form of the event that catches it.
+    """
     receiver = Process("test_mottak", "Test: mottak", lanes=[KE])
-    receiver.start("start", "Melding mottatt", lane=KE, message="test_melding")
+    receiver.start("start", "Melding mottatt", lane=KE, message="test_melding", form="test_melding_skjema")
     receiver.user("behandle", "Behandle melding", lane=KE)
     receiver.catch("vent_svar", "Vent på svar", lane=KE, message="test_svar")
     receiver.user("etter_svar", "Etter svar", lane=KE)
@@ -158,8 +161,13 @@ def messages():
     sender.user("skriv", "Skriv melding", lane=TY, form="test_melding_skjema")
     sender.end("send", "Send melding", lane=TY, message="test_melding", payload={"tekst": "tekst"})
     sender.chain("start", "skriv", "send")
-    return [("test_mottak.bpmn", receiver.to_xml()), ("test_avsender.bpmn", sender.to_xml()),
-            form("test_melding_skjema", text_field("tekst"))]
+    receiver_xml = receiver.to_xml().replace(
+        '<bpmn:intermediateCatchEvent id="vent_svar" name="Vent på svar"',
+        '<bpmn:intermediateCatchEvent id="vent_svar" name="Vent på svar" camunda:formKey="test_svar_skjema"')
+    assert "test_svar_skjema" in receiver_xml
+    return [("test_mottak.bpmn", receiver_xml), ("test_avsender.bpmn", sender.to_xml()),
+            form("test_melding_skjema", text_field("tekst", required=False)),
+            form("test_svar_skjema", text_field("svar", required=False))]
 
 
 def script(code: str, key="test_skript"):
