@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -295,3 +295,22 @@ def test_ordinary_conditions_run_in_process(expression):
 ])
 def test_anything_that_could_do_unbounded_work_goes_to_a_sandbox_process(expression):
     assert not bounded.is_bounded(expression)
+
+
+def test_a_timer_step_whose_script_raises_system_exit_fails_without_stopping_the_worker(orc, unchecked_deploy,
+                                                                                      clock):
+    from bpmnbuilder import Process
+    from orchestrator.services import timers
+
+    p = Process("test_tidsskript", "Test: skript etter tidtaker", lanes=[diagrams.TY])
+    p.start("start", "Start", lane=diagrams.TY)
+    p.catch("vent", "Vent", lane=diagrams.TY, timer=("timeDuration", "PT1M"))
+    p.script("skript", "Avslutt alt", "raise SystemExit(4)", lane=diagrams.TY)
+    p.end("slutt", "Slutt", lane=diagrams.TY)
+    p.chain("start", "vent", "skript", "slutt")
+    unchecked_deploy(("test_tidsskript.bpmn", p.to_xml()))
+    started = instances.start(orc, "test_tidsskript", SYSTEM)
+    clock.advance(timedelta(minutes=2))
+    [fired] = timers.fire_due(orc)  # the worker's pass: a SystemExit here would end the worker process
+    assert "«Avslutt alt» (skript)" in fired.error and "SystemExit" in fired.error
+    assert instances.get(orc, started.id, SYSTEM).status == "error"
