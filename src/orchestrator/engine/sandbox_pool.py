@@ -52,6 +52,8 @@ class _Child:
         )
         self.to_child = self.process.stdin.fileno()
         self.from_child = self.process.stdout.fileno()
+        self._poller = select.poll()
+        self._poller.register(self.from_child, select.POLLIN)
         self.calls = 0
 
     def call(self, request: bytes, limits: SandboxLimits):
@@ -80,8 +82,7 @@ class _Child:
         chunks, missing = [], count
         while missing:
             left = deadline - time.monotonic()
-            ready = select.select([self.from_child], [], [], max(left, 0))[0] if left > 0 else []
-            if not ready:
+            if left <= 0 or not self._poller.poll(left * 1000):  # poll, not select: fds may exceed 1024
                 self.kill()
                 raise PoolFailure(f"brukte mer enn {_norwegian(limits.wall_seconds)} sekunder")
             chunk = os.read(self.from_child, min(missing, 1 << 20))
