@@ -185,7 +185,7 @@ def test_a_failing_timer_step_is_retried_with_back_off_then_becomes_an_incident_
     clock.advance(timedelta(days=1))
 
     [first] = timers.fire_due(orc)
-    assert "division by zero" in first.error and "(element regn)" in first.error  # what failed, and where
+    assert "division by zero" in first.error and "(regn)" in first.error  # what failed, and where
     assert first.retry_at == clock.now() + timedelta(minutes=1)  # back-off, and the case still runs
     detail = instances.get(orc, started.id, SYSTEM)
     assert (detail.status, detail.next_timer_at) == ("running", first.retry_at)
@@ -198,7 +198,7 @@ def test_a_failing_timer_step_is_retried_with_back_off_then_becomes_an_incident_
     assert third.incident and third.retry_at is None
 
     detail = instances.get(orc, started.id, SYSTEM)
-    assert detail.status == "error" and "(element regn)" in detail.error
+    assert detail.status == "error" and "(regn)" in detail.error
     assert _queues_of(orc, started.id) == {"tasks": 0, "timers": 0, "message_waits": 0, "next_timer_at": None}
     assert tasks.list_tasks(orc, tina).items == []
     actions = [h["action"] for h in detail.history]
@@ -283,3 +283,20 @@ def test_another_process_wakes_the_worker_through_postgresql_notify(orc, setting
     finally:
         thread.stop()
         worker_side.close()
+
+
+def test_a_hostile_timer_does_not_hold_up_the_other_due_timers(orc, deploy, clock, monkeypatch):
+    """Issue 11: a timer whose step raises SystemExit (were it ever to get past the deploy checks),
+    due at the same moment as 30 innocent ones: the worker's one pass fires all 30 and counts one
+    failed attempt for the hostile one, to be tried again after its back-off."""
+    monkeypatch.setattr("orchestrator.services.deployment._check_expressions", lambda definition: [])
+    deploy(*diagrams.failing_timer("raise SystemExit(4)"))
+    deploy(*diagrams.timers(date_expr="2027-01-05T09:00:00+01:00", duration="P1D"))
+    hostile = instances.start(orc, "test_feilende_tidtaker", SYSTEM).id  # its timer: T0 + 1 day, as the others
+    innocent = _start_many(orc, 30, "test_tidtakere")
+    clock.advance(timedelta(days=1))
+    done = Worker(orc).run_pass()
+    fired = {f.instance_id: f for f in done if isinstance(f, timers.Fired)}
+    assert sorted(i for i, f in fired.items() if not f.error) == sorted(innocent)
+    assert fired[hostile].retry_at == clock.now() + timedelta(minutes=1) and "SystemExit" in fired[hostile].error
+    assert all(instances.get(orc, i, SYSTEM).timers[0]["element_id"] == "varighet" for i in innocent[:3])

@@ -15,6 +15,33 @@ def _bool(name: str, default: bool) -> bool:
 
 
 @dataclass
+class SandboxLimits:
+    """What one run of a diagram's code may use (docs/expressions.md, decisions/0012)."""
+
+    processes: int = 2  # sandbox processes per server or worker process
+    cpu_seconds: int = 2  # CPU time of one script or expression
+    wall_seconds: float = 10.0  # wall time of one run, waiting for the machine included
+    memory_mb: int = 512  # address space of a sandbox process
+    max_data_bytes: int = 1_000_000  # what one script may write, or one expression return
+    max_state_bytes: int = 8_000_000  # an instance's stored state after a step
+
+    @classmethod
+    def from_env(cls) -> "SandboxLimits":
+        def number(name: str, default, kind):
+            value = os.environ.get(f"ORCHESTRATOR_SANDBOX_{name}")
+            return kind(value) if value else default
+
+        return cls(
+            processes=max(1, number("PROCESSES", cls.processes, int)),
+            cpu_seconds=max(1, number("CPU_SECONDS", cls.cpu_seconds, int)),
+            wall_seconds=number("WALL_SECONDS", cls.wall_seconds, float),
+            memory_mb=number("MEMORY_MB", cls.memory_mb, int),
+            max_data_bytes=number("MAX_DATA_BYTES", cls.max_data_bytes, int),
+            max_state_bytes=number("MAX_STATE_BYTES", cls.max_state_bytes, int),
+        )
+
+
+@dataclass
 class Settings:
     home: Path
     database_url: str

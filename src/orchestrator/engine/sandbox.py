@@ -5,17 +5,25 @@ run here. Imports, `open`, `eval`, underscore attributes (`().__class__...`) and
 `str.format` attribute tricks are refused when the expression is compiled, with a clear
 message; at run time only the guarded builtins and the documented helpers exist.
 
-Limits, so one diagram cannot wedge a worker or a web thread (a stuck script would be retried by
-every worker in turn): each run may execute at most MAX_LINES lines of its own code (a loop that
-never ends), `**`, `*` and `<<` refuse results beyond MAX_INT_BITS or MAX_ITEMS, and so does
-`range`. What runs inside one C call beyond that (`"x".ljust(10**9)`) is not bounded.
+Where it runs (decisions/0012): an expression that can only do a little work (engine/bounded.py)
+runs here, in-process; scripts and every other expression run in a sandbox process
+(engine/sandbox_pool.py) whose CPU time, wall time and memory the kernel bounds, and whose reply
+is refused if it carries more than the data limit. In both places each run may execute at most
+MAX_LINES lines of its own code (a loop that never ends gets a clear message before the CPU limit
+does), and `**`, `pow`, `*` and `<<` refuse results beyond MAX_INT_BITS or MAX_ITEMS, and so does
+`range`. Whatever the code raises ends as an ordinary exception here: SystemExit, KeyboardInterrupt,
+GeneratorExit and generators' throw/close are not available to it, and the sandbox process turns
+anything that slips through into an error reply.
 """
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import operator
 import sys
+import pickle
+import types
 from functools import lru_cache
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
@@ -28,9 +36,13 @@ from RestrictedPython.Guards import (
 )
 from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import RestrictingNodeTransformer
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from .. import clock
+from . import bounded, sandbox_pool
 from .helpers import HELPERS
 
 MAX_SOURCE_CHARS = 5000
@@ -54,7 +66,10 @@ def _no_import(name, *args, **kwargs):
     raise SandboxViolation(f"import {name}", ["import er ikke tillatt; bruk hjelpefunksjonene"])
 
 
-_BUILTINS = {k: v for k, v in safe_builtins.items() if k not in {"__build_class__", "id", "hash"}}
+# The exceptions that stop a process, or a generator from outside, are not the diagram's to raise.
+PROCESS_EXCEPTIONS = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit", "BaseException"})
+_BUILTINS = {k: v for k, v in safe_builtins.items()
+             if k not in {"__build_class__", "id", "hash"} | PROCESS_EXCEPTIONS}
 _BUILTINS["__import__"] = _no_import
 
 
@@ -85,6 +100,12 @@ def _pow(base, exponent):
     return base ** exponent
 
 
+def _pow_builtin(base, exponent, modulus=None):
+    if modulus is None:
+        return _pow(base, exponent)
+    return pow(base, exponent, modulus)  # modular: bounded by the modulus
+
+
 def _mul(left, right):
     for sequence, times in ((left, right), (right, left)):
         if isinstance(sequence, (str, bytes, list, tuple)) and isinstance(times, int) \
@@ -102,6 +123,7 @@ def _lshift(value, places):
 
 
 _BUILTINS["range"] = _range
+_BUILTINS["pow"] = _pow_builtin
 _BUILTINS.update(
     {
         "min": min, "max": max, "sum": sum, "any": any, "all": all,
@@ -127,7 +149,14 @@ def _guarded_getitem(obj, key):
     return obj[key]
 
 
+# A generator's throw() raises any exception inside it, close() raises GeneratorExit.
+_GENERATOR_TYPES = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
+_GENERATOR_METHODS = frozenset({"throw", "close", "send", "athrow", "aclose", "asend"})
+
+
 def _guarded_getattr(obj, name, *default):
+    if name in _GENERATOR_METHODS and isinstance(obj, _GENERATOR_TYPES):
+        raise SandboxViolation(f".{name}", [f"«{name}» på generatorer er ikke tillatt"])
     try:
         return safer_getattr(obj, name, *default)
     except NotImplementedError as refused:
@@ -139,7 +168,7 @@ FORBIDDEN_NAMES = frozenset({
     "open", "exec", "eval", "compile", "globals", "locals", "vars", "dir", "getattr", "setattr",
     "delattr", "hasattr", "input", "breakpoint", "help", "exit", "quit", "memoryview", "type",
     "object", "super", "classmethod", "staticmethod", "property",
-})
+}) | PROCESS_EXCEPTIONS
 
 
 _GUARDS = {
@@ -227,31 +256,40 @@ def _checked(source: str, result):
     return result.code
 
 
-def _globals(external_context: dict | None) -> dict:
-    scope = dict(_GUARDS)
-    scope.update(HELPERS)
+def _globals(external_context: dict | None, context: dict | None = None) -> dict:
+    scope = dict(HELPERS)
     if external_context:
         scope.update(external_context)
+    if context:
+        scope.update(context)
+    scope.update(_GUARDS)  # last: data named like a guard cannot replace it
     return scope
 
 
-def evaluate(expression: str, context: dict, external_context: dict | None = None):
-    """Evaluate one expression against task data, in the sandbox."""
-    scope = _globals(external_context)
-    scope.update(context)
+def too_much_data(size: int) -> str:
+    limit = sandbox_pool.limits().max_data_bytes
+    return f"skrev eller returnerte {_megabytes(size)} data; grensen er {_megabytes(limit)}"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB".replace(".", ",")
+
+
+def run_expression(expression: str, context: dict, external_context: dict | None = None):
+    """Evaluate here, in this process, with the line budget (the sandbox process's work)."""
     code = compile_expression(expression)
+    scope = _globals(external_context, context)
     with _line_budget(expression):
         return eval(code, scope)  # noqa: S307 - restricted code
 
 
-def execute(script: str, context: dict, external_context: dict | None = None) -> None:
-    """Run a script task's code; its assignments become task data."""
+def run_script(script: str, context: dict, external_context: dict | None = None) -> None:
+    """Run a script here, in this process; its assignments become task data."""
     clashes = (set(HELPERS) | set(external_context or {})) & set(context)
     if clashes:
         raise SandboxViolation(script, [f"data-feltet {', '.join(sorted(clashes))} har samme navn som en hjelpefunksjon"])
     code = compile_script(script)
-    injected = _globals(external_context)
-    context.update(injected)
+    context.update(_globals(external_context))
     try:
         with _line_budget(script):
             exec(code, context)  # noqa: S102 - restricted code
@@ -260,6 +298,87 @@ def execute(script: str, context: dict, external_context: dict | None = None) ->
             value = context[key]
             if key in _INJECTED or key in (external_context or {}) or callable(value) or key.startswith("_"):
                 context.pop(key, None)
+
+
+def evaluate(expression: str, context: dict, external_context: dict | None = None):
+    """Evaluate one expression against task data: here if provably small, else in a sandbox process."""
+    code = compile_expression(expression)  # refusals are the same wherever it would run
+    if bounded.is_bounded(expression):
+        return eval(code, _globals(external_context, context))  # noqa: S307 - restricted, bounded code
+    return _answer(expression, _call("eval", (expression, context, external_context)))
+
+
+def evaluate_many(expressions: list[str], context: dict) -> list:
+    """Each expression's value, or the exception it raised, with at most one round trip in all."""
+    results: list = [None] * len(expressions)
+    remote = []
+    for index, expression in enumerate(expressions):
+        try:
+            code = compile_expression(expression)
+            if bounded.is_bounded(expression):
+                results[index] = eval(code, _globals(None, context))  # noqa: S307 - restricted, bounded
+            else:
+                remote.append(index)
+        except Exception as error:  # noqa: BLE001 - each expression answers for itself
+            results[index] = error
+    if remote:
+        try:
+            outcomes = _call("many", ([expressions[i] for i in remote], context))
+            if outcomes[0] != "ok":
+                _answer(expressions[remote[0]], outcomes)  # raises what the batch as a whole hit
+            for index, outcome in zip(remote, outcomes[1]):
+                try:
+                    results[index] = _answer(expressions[index], outcome)
+                except Exception as error:  # noqa: BLE001
+                    results[index] = error
+        except Exception as error:  # noqa: BLE001 - the batch failed: every remote one failed with it
+            for index in remote:
+                results[index] = error
+    return results
+
+
+def execute(script: str, context: dict, external_context: dict | None = None) -> None:
+    """Run a script task's code in a sandbox process; its assignments become task data."""
+    compile_script(script)
+    changed, removed = _answer(script, _call("exec", (script, context, external_context)))
+    context.update(changed)
+    for key in removed:
+        context.pop(key, None)
+
+
+def _call(kind: str, payload: tuple):
+    try:
+        return sandbox_pool.call((kind, clock.now(), payload))
+    except sandbox_pool.PoolFailure as failure:
+        raise SandboxViolation(payload[0] if isinstance(payload[0], str) else "; ".join(payload[0]),
+                               [str(failure)]) from None
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
+        raise SandboxViolation(str(payload[0]), [f"dataene kan ikke sendes til sandkassen ({error})"]) from None
+
+
+# Errors diagram code may raise that keep their type (forms read a NameError as "not answered").
+_KEPT_ERRORS = {name: getattr(builtins, name) for name in (
+    "NameError", "TypeError", "ValueError", "KeyError", "IndexError", "ZeroDivisionError", "AttributeError",
+    "OverflowError", "ArithmeticError", "LookupError", "RecursionError", "UnicodeError", "AssertionError",
+    "RuntimeError", "StopIteration", "UnboundLocalError", "NotImplementedError",
+)}
+
+
+def _answer(source: str, reply: tuple):
+    """The value in a sandbox process's reply, or its error raised here as an ordinary exception."""
+    status = reply[0]
+    if status == "ok":
+        return reply[1]
+    if status == "violation":
+        raise SandboxViolation(reply[1] or source, list(reply[2]))
+    if status == "memory":
+        limit = sandbox_pool.limits().memory_mb
+        raise SandboxViolation(source, [f"brukte mer enn {limit} MB minne"])
+    name, message = reply[1], reply[2]
+    kept = _KEPT_ERRORS.get(name)
+    if kept is not None:
+        raise kept(message)
+    raise SandboxViolation(source, [f"stoppet med {name}, som ikke er tillatt i diagrammer"])
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -277,14 +396,46 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
 
 class SandboxScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's script engine, failing with a Norwegian message that names the element."""
+
     def __init__(self):
         super().__init__(environment=SandboxEnvironment())
+
+    def evaluate(self, task, expression, external_context=None):
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except SpiffWorkflowException:
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure of diagram code becomes the step's error
+            raise WorkflowTaskException(failure_message(task, "Uttrykket", expression, error),
+                                        task=task, exception=error) from error
+
+    def execute(self, task, script, external_context=None):
+        try:
+            return self.environment.execute(script, task.data, external_context or {})
+        except SpiffWorkflowException:
+            raise
+        except Exception as error:  # noqa: BLE001
+            raise WorkflowTaskException(failure_message(task, "Skriptet", script, error),
+                                        task=task, exception=error) from error
 
     def validate(self, expression):
         # DMN's "needs ==" probe calls this with a SyntaxError contract.
         result = compile_restricted_eval(expression.strip())
         if result.errors:
             raise SyntaxError("; ".join(result.errors))
+
+
+def failure_message(task, what: str, source: str, error: Exception) -> str:
+    """«Skriptet i «Beregn frist» (Activity_1) stoppet: …», for the step's error and the inspector."""
+    spec = task.task_spec
+    name = getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or spec.name
+    element = getattr(spec, "bpmn_id", None)
+    where = f"«{name}» ({element})" if element and element != name else f"«{name}»"
+    snippet = " ".join(source.split())
+    snippet = snippet if len(snippet) <= 60 else snippet[:57] + "..."
+    reason = str(error) if isinstance(error, SandboxViolation) else f"{type(error).__name__}: {error}"
+    return f"{what} i {where} stoppet ({snippet}): {reason}"
 
 
 SCRIPT_ENGINE = SandboxScriptEngine()

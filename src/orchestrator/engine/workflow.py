@@ -1,6 +1,7 @@
 """Running one instance: the small API the service layer uses on top of SpiffWorkflow."""
 from __future__ import annotations
 
+import json
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,7 +15,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .. import clock
-from . import serializer
+from . import sandbox_pool, serializer
 from .authoring import expression_text, timer_literal
 from .compaction import compact as _compact
 from .helpers import to_datetime
@@ -81,6 +82,44 @@ def load(state: str, bundle: SpecBundle) -> BpmnWorkflow:
 
 def dump(workflow: BpmnWorkflow) -> str:
     return serializer.dumps(workflow)
+
+
+def check_state_size(workflow: BpmnWorkflow, state: str) -> None:
+    """Refuse a step whose stored state (engine.dump) is over the limit, naming where the data came from.
+
+    Called where a step's state is about to be stored: one diagram or form must not fill the
+    database (a script's output is also capped in the sandbox; this catches data copied along).
+    """
+    limit = sandbox_pool.limits().max_state_bytes
+    if len(state) <= limit:  # dump() writes ASCII JSON: characters are bytes
+        return
+    task, key, size = _largest_field(workflow)
+    where = f" Størst er feltet «{key}» ({_megabytes(size)}) fra «{_element_name(task)}»." if task else ""
+    raise EngineError(f"steget ville lagre {_megabytes(len(state))} data i saken; grensen er "
+                      f"{_megabytes(limit)}.{where}")
+
+
+def _largest_field(workflow: BpmnWorkflow):
+    """(task, key, size) of the largest data field, at the task it first appeared in."""
+    best = (None, None, -1)
+    for task in sorted(_all_tasks(workflow), key=lambda t: t.last_state_change):
+        for key, value in task.data.items():
+            try:
+                size = len(json.dumps(value, default=str))
+            except (ValueError, TypeError, RecursionError):
+                size = 10**12  # unmeasurable: surely the culprit
+            if size > best[2]:
+                best = (task, key, size)
+    return best
+
+
+def _element_name(task) -> str:
+    spec = task.task_spec
+    return getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or spec.name
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB".replace(".", ",")
 
 
 def human_tasks(workflow: BpmnWorkflow, bundle: SpecBundle) -> list[HumanTask]:
@@ -318,8 +357,9 @@ def _describe(error: WorkflowException) -> str:
     """SpiffWorkflow's error plus its cause (the sandbox's refusal, a NameError, ...)."""
     parts = [str(error).strip()]
     task = getattr(error, "task", None)
-    if task is not None and getattr(task.task_spec, "bpmn_id", None):
-        parts.append(f"(element {task.task_spec.bpmn_id})")
+    element = getattr(task.task_spec, "bpmn_id", None) if task is not None else None
+    if element and f"({element})" not in parts[0]:  # the sandbox's own messages name it already
+        parts.append(f"(element {element})")
     cause = error.__cause__ or error.__context__
     while isinstance(cause, WorkflowException) and (cause.__cause__ or cause.__context__):
         cause = cause.__cause__ or cause.__context__

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from .. import jsonlimits
+
 MAX_FORM_BYTES = 512 * 1024
 
 INPUT_TYPES = {
@@ -88,6 +90,8 @@ class FormDefinition:
 def parse_form(key: str, content: bytes) -> FormDefinition:
     if len(content) > MAX_FORM_BYTES:
         raise FormError(f"skjemaet er større enn {MAX_FORM_BYTES // 1024} KiB")
+    if jsonlimits.too_deep(content):
+        raise FormError(f"ugyldig JSON: {jsonlimits.depth_message()}")
     try:
         document = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -30,6 +30,15 @@ class FormInvalid(Exception):
         super().__init__("Skjemaet har feil")
 
 
+class FormConditionFailed(FormInvalid):
+    """A `conditional.hide` failed: the form cannot be shown or checked until its author fixes it."""
+
+    def __init__(self, message: str):
+        super().__init__({"_schema": [message]})
+        self.message = message
+        self.args = (message,)
+
+
 class IsoDate(fields.Field):
     default_error_messages = {"invalid": "Ugyldig dato (bruk ÅÅÅÅ-MM-DD)."}
 
@@ -121,12 +130,13 @@ def _all_keys(components) -> set[str]:
 
 
 def _visible(components: list[Field], data: dict, known: set[str]) -> list[Field]:
-    shown = []
-    for component in components:
-        if component.hide_if and feel.holds(component.hide_if, data, known):
-            continue
-        shown.append(component)
-    return shown
+    conditional = [c for c in components if c.hide_if]
+    try:
+        hidden = feel.holds_all([(c.label or c.key or c.type, c.hide_if) for c in conditional], data, known)
+    except feel.ConditionFailed as failed:
+        raise FormConditionFailed(failed.message) from failed
+    hidden_ids = {id(c) for c, hide in zip(conditional, hidden) if hide}
+    return [c for c in components if id(c) not in hidden_ids]
 
 
 def _cached_schema(form: FormDefinition, visible: list[Field]) -> Schema:

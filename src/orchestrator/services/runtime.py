@@ -162,6 +162,7 @@ def _save(step: Step) -> None:
     row.trail = engine.extend_trail(row.trail, workflow)
     engine.compact(workflow)
     row.state = engine.dump(workflow)
+    act(step, engine.check_state_size, row.state)
     row.updated_at = now
     if workflow.completed and row.status == RUNNING:
         row.status, row.completed_at = COMPLETED, now

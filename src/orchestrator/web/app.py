@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import generate_csrf
 
+from .. import jsonlimits
 from ..config import Settings
 from ..services import bootstrap
 from ..services.context import Orchestrator
@@ -20,6 +21,12 @@ class JSONProvider(DefaultJSONProvider):
 
     ensure_ascii = False
     sort_keys = False
+
+    def loads(self, s, **kwargs):
+        # every request.get_json() passes here: too deep is refused before the recursive parser runs
+        if jsonlimits.too_deep(s):
+            raise ValueError(jsonlimits.depth_message())
+        return super().loads(s, **kwargs)
 
     @staticmethod
     def default(value):

@@ -7,6 +7,7 @@ from flask import Flask, jsonify, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from ..forms.schema import FormConditionFailed
 from ..services.errors import DeployRefused, Invalid, ServiceError
 from .auth import is_api_request
 
@@ -66,6 +67,13 @@ def register(app: Flask) -> None:
         problems = [str(p) for p in getattr(error, "problems", [])]
         message = error.message.split("\n")[0] if problems else error.message
         return page_error(error.status, message[:1].upper() + message[1:], problems)
+
+    @app.errorhandler(FormConditionFailed)
+    def _form_condition_failed(error: FormConditionFailed):
+        # the form's author must fix a condition; the person who opened the task can do nothing
+        if is_api_request():
+            return json_error(422, error.message, errors=error.errors)
+        return page_error(422, error.message)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError):

@@ -15,6 +15,7 @@ Apple Mail all show as a meeting to accept or decline:
 """
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from email.headerregistry import Address
@@ -48,9 +49,24 @@ def new_message_id(domain: str) -> str:
     return f"<utsending.{uuid.uuid4().hex}@{domain}>"
 
 
+# Characters that separate or delimit addresses (RFC 5322 "specials" but the period, and controls).
+_ADDRESS_SYNTAX = re.compile(r'[,;:<>@"()\[\]\\\x00-\x1f\x7f]+')
+
+
+def display_name(name: str | None) -> str:
+    """A person's name as it may stand before their address.
+
+    The name is encoded (RFC 2047) when it is not ASCII, but a client that decodes it and then
+    re-reads the header, as some do on reply-all, would see `Kari, x <evil@example>` as two
+    recipients. So the characters that make address syntax are replaced by spaces first: the
+    name stays readable and can never add an address.
+    """
+    return " ".join(_ADDRESS_SYNTAX.sub(" ", name or "").split())
+
+
 def _address(person: Person) -> Address:
     local, domain = person.adresse.rsplit("@", 1)
-    return Address(display_name=person.navn, username=local, domain=domain)
+    return Address(display_name=display_name(person.navn), username=local, domain=domain)
 
 
 def compose(*, mail_from: str, recipient: Person, subject: str, text: str, html: str, message_id: str,

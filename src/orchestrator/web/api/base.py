@@ -12,6 +12,7 @@ from functools import wraps
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError
 
+from ... import jsonlimits
 from ...forms.schema import flatten_errors
 from ...services.errors import Invalid
 from ..auth import current_actor, orchestrator
@@ -62,6 +63,8 @@ def _load_body(schema: type[Schema], required: bool) -> dict:
     else:
         if not request.is_json:
             raise Invalid("Send JSON (Content-Type: application/json)", {"_schema": ["Forventet et JSON-objekt."]})
+        if jsonlimits.too_deep(raw):
+            raise Invalid("Ugyldig JSON", {"_schema": [jsonlimits.depth_message()]})
         payload = request.get_json(silent=True)
         if payload is None:
             raise Invalid("Ugyldig JSON", {"_schema": ["Kunne ikke lese JSON."]})
