@@ -33,8 +33,8 @@ def test_importing_the_service_layer_registers_nothing():
     """Two orchestrators built from different settings share no wiring: nothing lives in module globals."""
     first = bootstrap.queues(_settings(timer_lease_seconds=5))
     second = bootstrap.queues(_settings(timer_lease_seconds=500))
-    assert first["timers"].lease_seconds(1) == 5 and second["timers"].lease_seconds(1) == 500
-    assert first["notices"].lease_seconds(10) != first["timers"].lease_seconds(10)  # each its own setting
+    assert first["timer"].lease_seconds(1) == 5 and second["timer"].lease_seconds(1) == 500
+    assert first["notice"].lease_seconds(10) != first["timer"].lease_seconds(10)  # each its own setting
 
 
 def _settings(**overrides):

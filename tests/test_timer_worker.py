@@ -16,7 +16,7 @@ from orchestrator.services.worker import Worker, WorkerThread
 
 
 def _claim(orc, owner, limit=None):
-    return [row.id for row in jobs.claim(orc, orc.queues["timers"], owner, limit)]
+    return [row.id for row in jobs.claim(orc, orc.queues["timer"], owner, limit)]
 
 
 def _start_many(orc, count, key="test_fjorten_dager"):
@@ -235,7 +235,7 @@ def test_a_worker_that_dies_in_a_timer_step_again_and_again_makes_it_an_incident
     deploy(*diagrams.failing_timer())
     started = instances.start(orc, "test_feilende_tidtaker", SYSTEM)
     clock.advance(timedelta(days=1))
-    queue = orc.queues["timers"]
+    queue = orc.queues["timer"]
     for attempt in range(queue.max_attempts()):  # each claim's worker "dies": its lease runs out
         assert [r.id for r in jobs.claim(orc, queue, f"dead-{attempt}")] == [started.id]
         clock.advance(timedelta(seconds=orc.settings.timer_lease_seconds + 1))

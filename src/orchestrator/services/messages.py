@@ -152,8 +152,8 @@ def route(ctx: Orchestrator, session: Session, name: str, business_key: str | No
     if starter is None:
         raise NotFound(_nobody_waits(name, business_key))
     step = runtime.create(ctx, session, starter, business_key, payload, actor, message=name, depth=depth)
-    deliveries.append(Delivery(name, step.row.id, started=True))
-    return deliveries + runtime.commit(step)
+    passed_on = runtime.commit(step)  # gives the new instance its id
+    return [*deliveries, Delivery(name, step.row.id, started=True), *passed_on]
 
 
 def route_thrown(step: runtime.Step, message: engine.OutgoingMessage) -> list[Delivery]:

@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from .. import clock
 from ..engine import workflow as engine
@@ -42,19 +41,66 @@ NOT_RUNNING = {
 }
 
 
+# Every column but the engine state: what a step needs to know before it knows whether the cached
+# workflow is current (then the state, the largest column by far, is never read).
+_COLUMNS = tuple(c for c in Instance.__table__.c if c.key != "state")
+_TABLE = Instance.__table__
+# the tables themselves (Core): statements on the ORM classes would go through the ORM's bulk paths
+_TASKS, _TIMERS, _WAITS, _AUDIT = (m.__table__ for m in (OpenTask, WaitingTimer, MessageWait, AuditEntry))
+
+
+@dataclass
+class InstanceRow:
+    """An instance's columns as a step reads and writes them (SQLAlchemy Core, not the ORM: the hot path)."""
+
+    id: int | None
+    process_key: str
+    process_version: int
+    pins: dict
+    business_key: str | None
+    status: str
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    started_by: str | None
+    next_timer_at: datetime | None
+    timer_lease_owner: str | None
+    timer_lease_until: datetime | None
+    timer_attempts: int
+    trail: dict | None
+    indexed: dict | None
+    lock_version: int
+
+
+def read_instance(session: Session, instance_id: int) -> InstanceRow | None:
+    found = session.execute(select(*_COLUMNS).where(_TABLE.c.id == instance_id)).first()
+    return InstanceRow(**found._mapping) if found is not None else None
+
+
+def instance_columns(prefix: str = "instance_") -> list:
+    """The instance's columns (but its state) for a caller's own statement, e.g. joined to a task."""
+    return [c.label(prefix + c.key) for c in _COLUMNS]
+
+
+def instance_from(mapping, prefix: str = "instance_") -> InstanceRow:
+    return InstanceRow(**{c.key: mapping[prefix + c.key] for c in _COLUMNS})
+
+
 @dataclass
 class Step:
     """An instance loaded for change within a unit of work."""
 
     ctx: Orchestrator
     session: Session
-    row: Instance
+    row: InstanceRow
     bundle: SpecBundle
     workflow: object
     actor: Actor
     depth: int = 0  # how many instances passed a message on to reach this one
     outgoing: list = field(default_factory=list)
     audits: list = field(default_factory=list)
+    opened: list = field(default_factory=list)  # the task rows this step opened (the "next tasks")
 
     def audit(self, action: str, task_id=None, element_id=None, element_name=None, data=None) -> None:
         """Recorded when the step commits (one statement for all of a step's rows)."""
@@ -69,21 +115,29 @@ def audit_row(instance_id: int | None, actor: Actor, action: str, task_id=None, 
 
 
 def load(ctx: Orchestrator, session: Session, instance_id: int, actor: Actor, depth: int = 0,
-         running: bool = True) -> Step:
-    """The instance, ready to change; a Conflict if it is not running (unless `running=False`)."""
-    row = session.get(Instance, instance_id)
+         running: bool = True, row: InstanceRow | None = None) -> Step:
+    """The instance, ready to change; a Conflict if it is not running (unless `running=False`).
+
+    `row` is the instance as the caller already read it (in the same statement as its task).
+    """
+    row = row or read_instance(session, instance_id)
     if row is None:
         raise NotFound(f"instans {instance_id} finnes ikke")
     if running and row.status != RUNNING:
         raise Conflict(NOT_RUNNING.get(row.status, f"Saken har status «{row.status}»."))
     bundle = ctx.specs.bundle(session, row.process_key, row.pins)
-    workflow = ctx.instances.take(row.id, row.lock_version, bundle) or engine.load(row.state, bundle)
+    workflow = ctx.instances.take(row.id, row.lock_version, bundle)
+    if workflow is None:
+        stored = session.execute(select(_TABLE.c.state, _TABLE.c.lock_version).where(_TABLE.c.id == row.id)).one()
+        if stored.lock_version != row.lock_version:  # changed since the row was read: the step lost a race
+            raise Conflict(CONFLICT_MESSAGE)
+        workflow = engine.load(stored.state, bundle)
     return Step(ctx, session, row, bundle, workflow, actor, depth)
 
 
 def create(ctx: Orchestrator, session: Session, key: str, business_key: str | None, data: dict,
            actor: Actor, message: str | None = None, depth: int = 0) -> Step:
-    """A new instance, started, not yet kept (call `commit`)."""
+    """A new instance, started, not yet kept (`commit` inserts it)."""
     pins = ctx.specs.pins_for(session, key)
     bundle = ctx.specs.bundle(session, key, pins)
     data = {**(data or {}), "saksnummer": business_key}  # the case reference, for forms and notices
@@ -97,13 +151,12 @@ def create(ctx: Orchestrator, session: Session, key: str, business_key: str | No
     except engine.EngineError as error:
         raise StepFailed(f"Prosessen «{key}» kunne ikke startes: {error}") from error
     now = clock.now()
-    row = Instance(
-        process_key=key, process_version=pins[key], pins=pins, business_key=business_key,
-        status=RUNNING, created_at=now, updated_at=now, started_by=actor.username, state="",
-        indexed=dict(EMPTY_INDEX), timer_attempts=0,
+    row = InstanceRow(
+        id=None, process_key=key, process_version=pins[key], pins=pins, business_key=business_key,
+        status=RUNNING, error=None, created_at=now, updated_at=now, completed_at=None, started_by=actor.username,
+        next_timer_at=None, timer_lease_owner=None, timer_lease_until=None, timer_attempts=0, trail=None,
+        indexed=dict(EMPTY_INDEX), lock_version=0,
     )
-    session.add(row)
-    session.flush()
     step = Step(ctx, session, row, bundle, workflow, actor, depth)
     step.audit("started", data={"business_key": business_key, "message": message, "data": data or None})
     return step
@@ -150,64 +203,90 @@ def _pass_on(step: Step) -> list:
 
 def _write_audit(step: Step) -> None:
     if step.audits:
-        step.session.execute(insert(AuditEntry), step.audits)
+        for entry in step.audits:  # a new instance's first rows were written before it had an id
+            entry["instance_id"] = step.row.id
+        step.session.execute(insert(_AUDIT), step.audits)
         step.audits = []
 
 
 def _save(step: Step) -> None:
-    """Persist the engine state and refresh everything indexed from it."""
+    """Persist the engine state and refresh everything indexed from it.
+
+    SQLAlchemy Core, a statement per table: the instance (its versioned UPDATE first: decision 0001's
+    lock order), then the tasks, timers and message waits that changed.
+    """
     row, workflow, now = step.row, step.workflow, clock.now()
     # take what the step threw before dumping, so it is sent once and not stored to be sent again
     step.outgoing.extend(engine.outgoing_messages(workflow))
     row.trail = engine.extend_trail(row.trail, workflow)
     engine.compact(workflow)
-    row.state = engine.dump(workflow)
-    act(step, engine.check_state_size, row.state)
+    state = engine.dump(workflow)
+    act(step, engine.check_state_size, state)
     row.updated_at = now
     if workflow.completed and row.status == RUNNING:
         row.status, row.completed_at = COMPLETED, now
         step.audit("completed")
     previous_timer = row.next_timer_at
-    with step.session.no_autoflush:
-        snapshot = _snapshot(step)
-        gone = _sync_tasks(step, now, snapshot) + _sync_timers(step, snapshot) + _sync_message_waits(step, snapshot)
-        row.indexed = snapshot
-        row.timer_lease_owner = row.timer_lease_until = None
-        row.timer_attempts, row.error = 0, None  # a step that saves is a step that worked
-    _flush_instance_first(step.session)
-    for statement in gone:
-        step.session.execute(statement)
+    snapshot = _snapshot(step)
+    tasks = _sync_tasks(step, now, snapshot)
+    timers = _sync_timers(step, snapshot)
+    waits = _sync_message_waits(step, snapshot)
+    row.indexed = snapshot
+    row.timer_lease_owner = row.timer_lease_until = None
+    row.timer_attempts, row.error = 0, None  # a step that saves is a step that worked
+    new = row.id is None
+    _write_instance(step, state)
+    for statement, parameters in (*tasks, *timers, *waits):
+        if new:  # the rows of a new instance learn its id now
+            for values in parameters or ():
+                values["instance_id"] = row.id
+        step.session.execute(statement, parameters)
     if row.next_timer_at is not None and (previous_timer is None or row.next_timer_at < previous_timer):
         jobs.wake(step.ctx, step.session, row.next_timer_at)
     version, bundle = row.lock_version, step.bundle
     Database.after_commit(step.session, lambda: step.ctx.instances.keep(row.id, version, bundle, workflow))
 
 
-def _flush_instance_first(session: Session) -> None:
-    """Lock order: the instance row first (its UPDATE checks the version), then its child rows. A
-    claim takes the same order, so two steps on one case queue on the instance, never deadlock."""
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(CONFLICT_MESSAGE) from None
+_WRITTEN = ("status", "completed_at", "updated_at", "trail", "indexed", "next_timer_at", "timer_lease_owner",
+            "timer_lease_until", "timer_attempts", "error")
 
 
-def fail(ctx: Orchestrator, session: Session, instance_id: int, message: str, actor: Actor) -> Instance | None:
+def _write_instance(step: Step, state: str) -> None:
+    """INSERT a new instance, or UPDATE it if its version is still the one the step read (else a Conflict)."""
+    row, session = step.row, step.session
+    values = {name: getattr(row, name) for name in _WRITTEN}
+    if row.id is None:
+        inserted = {k: v for k, v in vars(row).items() if k != "id"}
+        row.lock_version = inserted["lock_version"] = 1
+        row.id = session.execute(insert(_TABLE).values(**inserted, state=state).returning(_TABLE.c.id)).scalar_one()
+        return
+    done = session.execute(
+        update(_TABLE).where(_TABLE.c.id == row.id, _TABLE.c.lock_version == row.lock_version)
+        .values(**values, state=state, lock_version=row.lock_version + 1))
+    if done.rowcount != 1:
+        raise Conflict(CONFLICT_MESSAGE)
+    row.lock_version += 1
+
+
+def fail(ctx: Orchestrator, session: Session, instance_id: int, message: str, actor: Actor) -> InstanceRow | None:
     """Make the instance an incident: stopped with `message`, nothing of it left in any queue.
 
     Runs in a unit of work of its own after the failing step was rolled back, so the stored state
     is the one before that step, and `resume` can take it up again.
     """
-    row = session.get(Instance, instance_id)
+    row = read_instance(session, instance_id)
     if row is None or row.status != RUNNING:
         return row
-    row.status, row.error, row.updated_at = ERROR, message, clock.now()
-    row.next_timer_at = row.timer_lease_owner = row.timer_lease_until = None
-    row.indexed = dict(EMPTY_INDEX)
-    _flush_instance_first(session)
-    for table in (OpenTask, WaitingTimer, MessageWait):
-        session.execute(delete(table).where(table.instance_id == instance_id))
-    session.execute(insert(AuditEntry), [audit_row(instance_id, actor, "incident", data={"feil": message})])
+    done = session.execute(
+        update(_TABLE).where(_TABLE.c.id == instance_id, _TABLE.c.lock_version == row.lock_version)
+        .values(status=ERROR, error=message, updated_at=clock.now(), next_timer_at=None, timer_lease_owner=None,
+                timer_lease_until=None, indexed=dict(EMPTY_INDEX), lock_version=row.lock_version + 1))
+    if done.rowcount != 1:
+        raise Conflict(CONFLICT_MESSAGE)
+    for table in (_TASKS, _TIMERS, _WAITS):  # after the instance row: the lock order
+        session.execute(delete(table).where(table.c.instance_id == instance_id))
+    session.execute(insert(_AUDIT), [audit_row(instance_id, actor, "incident", data={"feil": message})])
+    row.status, row.error = ERROR, message
     return row
 
 
@@ -242,24 +321,42 @@ def _snapshot(step: Step) -> dict:
 
 
 def _sync_tasks(step: Step, now: datetime, snapshot: dict) -> list:
-    """Adds the tasks that opened; returns the deletes for those that closed (run after the flush)."""
-    row, session = step.row, step.session
+    """The statements that bring the open tasks in line with the engine (run after the instance's).
+
+    A task that closes and one that opens in the same step share one UPDATE: the closed task's row
+    becomes the opened task's (one statement instead of a DELETE and an INSERT).
+    """
+    row = step.row
     ready = {t.id: t for t in engine.human_tasks(step.workflow, step.bundle)} if row.status == RUNNING else {}
     current = set(snapshot["tasks"])
-    gone = current - ready.keys()
+    closed = sorted(current - ready.keys())
+    opened = []
     for task_id in sorted(ready.keys() - current):
         task = ready[task_id]
         due = _due(step, task)
-        session.add(OpenTask(
-            id=task_id, instance_id=row.id, process_key=row.process_key, business_key=row.business_key,
-            element_id=task.element_id, name=task.name, role=task.role,
-            assignee=assignment.assignee_for(step, task),
-            form_key=task.form_key, created_at=now, due_at=due, due_sort=due or NO_DUE_DATE,
-        ))
+        opened.append({
+            "id": task_id, "instance_id": row.id, "process_key": row.process_key, "business_key": row.business_key,
+            "element_id": task.element_id, "name": task.name, "role": task.role,
+            "assignee": assignment.assignee_for(step, task), "form_key": task.form_key, "created_at": now,
+            "due_at": due, "due_sort": due or NO_DUE_DATE, "claimed_at": None,
+        })
         step.audit("task_opened", task_id=task_id, element_id=task.element_id, element_name=task.name,
                    data={"role": task.role})
     snapshot["tasks"] = sorted(ready)
-    return [delete(OpenTask).where(OpenTask.id.in_(sorted(gone)))] if gone else []
+    step.opened = opened
+    recycled = [{**task, "old_id": old} for old, task in zip(closed, opened)]
+    statements = []
+    if recycled:
+        statements.append((_RECYCLE_TASK, recycled))
+    if len(opened) > len(closed):
+        statements.append((insert(_TASKS), opened[len(closed):]))
+    if len(closed) > len(opened):
+        statements.append((delete(_TASKS).where(_TASKS.c.id.in_(closed[len(opened):])), None))
+    return statements
+
+
+_RECYCLE_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("old_id"))
+                 .values({c.key: bindparam(c.key) for c in _TASKS.c}))
 
 
 def _due(step: Step, task) -> datetime | None:
@@ -272,32 +369,37 @@ def _due(step: Step, task) -> datetime | None:
 
 
 def _sync_timers(step: Step, snapshot: dict) -> list:
-    row, session = step.row, step.session
+    row = step.row
     waiting = engine.timers(step.workflow) if row.status == RUNNING else []
     wanted = {(t.task_id, t.due_at.isoformat()): t for t in waiting}
     current = {tuple(entry) for entry in snapshot["timers"]}
-    gone = [delete(WaitingTimer).where(
-        WaitingTimer.instance_id == row.id, WaitingTimer.task_id == task_id,
-        WaitingTimer.due_at == datetime.fromisoformat(due)) for task_id, due in sorted(current - wanted.keys())]
-    for key in sorted(wanted.keys() - current):
-        t = wanted[key]
-        session.add(WaitingTimer(
-            instance_id=row.id, process_key=row.process_key, business_key=row.business_key, task_id=t.task_id,
-            element_id=t.element_id, name=t.name, kind=t.kind, due_at=t.due_at,
-        ))
     snapshot["timers"] = sorted([list(k) for k in wanted])
     row.next_timer_at = min((t.due_at for t in waiting), default=None)
-    return gone
+    statements = []
+    gone = sorted({task_id for task_id, _ in current - wanted.keys()})
+    if gone:  # a timer whose due time moved is deleted here and inserted again below
+        statements.append((delete(_TIMERS).where(_TIMERS.c.instance_id == row.id, _TIMERS.c.task_id.in_(gone)),
+                           None))
+    added = [wanted[key] for key in sorted(wanted.keys() - current)]
+    if added:
+        statements.append((insert(_TIMERS), [
+            {"instance_id": row.id, "process_key": row.process_key, "business_key": row.business_key,
+             "task_id": t.task_id, "element_id": t.element_id, "name": t.name, "kind": t.kind, "due_at": t.due_at}
+            for t in added]))
+    return statements
 
 
 def _sync_message_waits(step: Step, snapshot: dict) -> list:
-    row, session = step.row, step.session
+    row = step.row
     wanted = set(engine.waiting_messages(step.workflow)) if row.status == RUNNING else set()
     current = {tuple(entry) for entry in snapshot["waits"]}
-    gone = [delete(MessageWait).where(
-        MessageWait.instance_id == row.id, MessageWait.name == name, MessageWait.element_id == element_id)
-        for name, element_id in sorted(current - wanted)]
-    for name, element_id in sorted(wanted - current):
-        session.add(MessageWait(instance_id=row.id, name=name, element_id=element_id, business_key=row.business_key))
     snapshot["waits"] = sorted([list(k) for k in wanted])
-    return gone
+    statements = [(delete(_WAITS).where(_WAITS.c.instance_id == row.id, _WAITS.c.name == name,
+                                        _WAITS.c.element_id == element_id), None)
+                  for name, element_id in sorted(current - wanted)]
+    added = sorted(wanted - current)
+    if added:
+        statements.append((insert(_WAITS), [
+            {"instance_id": row.id, "name": name, "element_id": element_id, "business_key": row.business_key}
+            for name, element_id in added]))
+    return statements

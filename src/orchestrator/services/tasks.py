@@ -160,11 +160,13 @@ def release(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskView:
 
 def complete(ctx: Orchestrator, task_id: str, data: dict | None, actor: Actor) -> Completed:
     with ctx.write("task.complete") as session:
-        row = _open_task(session, task_id, actor)
+        row, instance = _task_and_instance(session, task_id)
+        if row is None:
+            _open_task(session, task_id, actor)  # says why: completed (by whom), the case stopped, or not found
         _authorise(actor, row)
         if row.assignee not in (None, actor.username) and row.claimed_at is not None:
             raise Conflict(f"Oppgaven er tatt av {row.assignee}.")
-        step = runtime.load(ctx, session, row.instance_id, actor)  # the instance read with the task row
+        step = runtime.load(ctx, session, row.instance_id, actor, row=instance)
         if not engine.is_ready(step.workflow, task_id):
             raise Conflict("Oppgaven er ikke lenger åpen i saken (fullført eller endret samtidig); last listen på nytt.")
         current = engine.task_data(step.workflow, task_id)
@@ -175,11 +177,46 @@ def complete(ctx: Orchestrator, task_id: str, data: dict | None, actor: Actor) -
         step.audit("task_completed", task_id=task_id, element_id=row.element_id, element_name=row.name,
                    data=cleaned or None)
         runtime.commit(step)
-        now = clock.now()
-        open_now = session.scalars(select(OpenTask).where(OpenTask.instance_id == step.row.id)
-                                   .order_by(OpenTask.created_at, OpenTask.id))
-        following = [_view(t, now) for t in open_now if may_act_now(actor, t)]
-        return Completed(task_id, step.row.id, step.row.status, following)
+        return Completed(task_id, step.row.id, step.row.status, _following(session, step, actor))
+
+
+def _following(session, step: runtime.Step, actor: Actor) -> list[TaskView]:
+    """The case's open tasks `actor` may do now, from what the step knows: the tasks it opened, and
+    (only when others stayed open, e.g. parallel tasks) those rows, read by their ids."""
+    now = clock.now()
+    opened = {t["id"] for t in step.opened}
+    stayed = [i for i in step.row.indexed["tasks"] if i not in opened]
+    rows = list(session.execute(select(OpenTask.__table__).where(OpenTask.id.in_(stayed)))) if stayed else []
+    found = sorted([*rows, *(_Opened(**t) for t in step.opened)], key=lambda t: (t.created_at, t.id))
+    return [_view(t, now) for t in found if may_act_now(actor, t)]
+
+
+@dataclass
+class _Opened:
+    """A task row the step just wrote, read like one from the table."""
+
+    id: str
+    instance_id: int
+    process_key: str
+    business_key: str | None
+    element_id: str
+    name: str | None
+    role: str | None
+    assignee: str | None
+    form_key: str | None
+    created_at: datetime
+    due_at: datetime | None
+    due_sort: datetime
+    claimed_at: datetime | None
+
+
+def _task_and_instance(session, task_id: str):
+    """The task row and its instance's columns in one statement: one snapshot, so the engine state
+    read for it is the one that holds this task open (two reads could straddle another's commit)."""
+    found = session.execute(
+        select(OpenTask.__table__, *runtime.instance_columns())
+        .join(Instance, Instance.id == OpenTask.instance_id).where(OpenTask.id == task_id)).first()
+    return (found, runtime.instance_from(found._mapping)) if found is not None else (None, None)
 
 
 def _validated(form: FormDefinition | None, data, current: dict) -> dict:

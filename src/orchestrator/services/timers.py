@@ -43,7 +43,7 @@ class Fired:
         return self.error is not None and self.retry_at is None
 
 
-NAME = "timers"
+NAME = "timer"
 
 
 def queue(settings: Settings) -> jobs.Queue:

@@ -35,7 +35,7 @@ from .transport import DUPLICATE, PERMANENT, RETRY, SUNK, Claimed, Outcome, for_
 
 log = logging.getLogger(__name__)
 
-NAME = "notices"
+NAME = "notice"
 RECORD_TRIES = 3
 # A pass ends after this many batches even if more is due (the worker then runs again at once):
 # timers get their turn, and a runaway producer of notices cannot hold the worker in one pass.
