@@ -41,7 +41,7 @@ test: $(VENV)/.installed-test assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint-bpmn: node_modules/.installed
-	npx --no-install bpmnlint processes/*.bpmn
+	npx --no-install bpmnlint processes/*.bpmn src/orchestrator/web/static/app/samspill.bpmn
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -233,6 +233,14 @@ def test_process_owners_see_versions_diagrams_and_the_modeler(web, role_users, d
     assert download.headers["Content-Disposition"].startswith("attachment") and b"Vurder behovet" in download.data
 
 
+def test_the_process_list_shows_how_the_routines_talk_to_each_other(web, role_users):
+    html = _text(web.login("tina").get("/processes"))
+    assert "Slik henger rutinene sammen" in html
+    assert 'data-xml-url="/static/app/samspill.bpmn"' in html and "bpmn-navigated-viewer.js" in html
+    diagram = web.get("/static/app/samspill.bpmn")
+    assert diagram.status_code == 200 and b'<bpmn:messageFlow id="Opprett_ansvarsgruppe"' in diagram.data
+
+
 def test_the_modeler_is_for_process_owners_only(web, role_users, deploy):
     deploy(*diagrams.user_task_with_gateway())
     assert web.login("mona").get("/modeler/test_gateway").status_code == 403
