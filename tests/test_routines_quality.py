@@ -1,5 +1,5 @@
-"""The seed routines are real, linted BPMN with a form per user task, documented and traced; the
-interplay diagram matches the routines' messages."""
+"""The seed routines are real, linted BPMN with a form per user task, documented and traced; each
+user task tells the person doing it how, and the interplay diagram matches the routines' messages."""
 from __future__ import annotations
 
 import re
@@ -16,6 +16,11 @@ BPMN = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "camunda": "http:
         "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI"}
 DIAGRAMS = sorted((ROOT / "processes").glob("*.bpmn"))
 SAMSPILL = ROOT / "src" / "orchestrator" / "web" / "static" / "app" / "samspill.bpmn"
+# words of the notation, not of the work; and anything that looks like a variable or a placeholder
+JARGON = re.compile(r"\b(port(en|er)?|hendelse\w*|lane\w*|instans(en|er)?|flerinstans\w*|gateway\w*|token\w*|bpmn|dmn|"
+                    r"subprosess\w*|kallaktivitet\w*|sekvensflyt\w*|flyt|variabel\w*)\b", re.I)
+IDENTIFIER = re.compile(r"\w+_\w+|\$\{|\{\{|\b[a-zæøå]+[A-Z]\w*")
+SOURCE_LINE = re.compile(r"^Kilde: [^()\n]+ \(00[0-4]\)(; [^()\n]+ \(00[0-4]\))*$")
 CITED = ("userTask", "manualTask", "scriptTask", "businessRuleTask", "callActivity", "subProcess", "startEvent",
          "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
          "parallelGateway")
@@ -47,6 +52,21 @@ def test_every_named_element_cites_its_seed_section(path):
             continue
         doc = node.find("bpmn:documentation", BPMN)
         assert doc is not None and re.search(r"\b00[0-4]\b", doc.text or ""), f"{path.name}: {node.get('id')}"
+
+
+@pytest.mark.parametrize("path", DIAGRAMS, ids=lambda p: p.stem)
+def test_every_user_task_guides_the_person_doing_it_and_ends_with_its_source(path):
+    for task in _nodes(path, "userTask"):
+        doc = task.find("bpmn:documentation", BPMN)
+        lines = (doc.text or "").strip().splitlines() if doc is not None else []
+        where = f"{path.name}: {task.get('id')}"
+        assert len(lines) >= 3, f"{where} has no guidance"
+        *guidance, source = lines
+        assert SOURCE_LINE.match(source), f"{where} does not end with «Kilde: … (00x)»: {source!r}"
+        body = "\n".join(guidance)
+        assert not JARGON.search(body), f"{where} speaks notation: {JARGON.search(body).group(0)!r}"
+        assert not IDENTIFIER.search(body), f"{where} shows an identifier: {IDENTIFIER.search(body).group(0)!r}"
+        assert any(line.startswith("- ") for line in guidance), f"{where}: say what to do, point by point"
 
 
 def _messages(path: Path) -> tuple[set[str], set[str]]:
