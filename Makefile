@@ -45,7 +45,7 @@ screenshots: $(VENV)/.installed-test assets
 	ORCHESTRATOR_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -m browser -k "not postgresql" $(PYTEST_ARGS)
 
 lint-bpmn: node_modules/.installed
-	npx --no-install bpmnlint processes/*.bpmn
+	npx --no-install bpmnlint processes/*.bpmn src/orchestrator/web/static/app/samspill.bpmn
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench $(BENCH_ARGS)

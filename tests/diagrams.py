@@ -1,4 +1,4 @@
-"""The engine's test diagram set, written with tools/bpmnbuilder.py.
+"""The engine's test diagram set, written with tests/bpmnbuilder.py.
 
 Each function returns (filename, xml) for `deploy`; forms are returned the same way.
 """

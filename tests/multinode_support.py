@@ -33,7 +33,8 @@ from typing import Callable, Iterator
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-sys.path[:0] = [p for p in (str(TESTS), str(REPO / "tools")) if p not in sys.path]
+if str(TESTS) not in sys.path:  # bpmnbuilder and the other helpers live next to this file
+    sys.path.insert(0, str(TESTS))
 
 PG_URL = os.environ.get("ORCHESTRATOR_TEST_DATABASE_URL")
 ON_POSTGRESQL = bool(PG_URL and PG_URL.startswith("postgresql"))

@@ -11,6 +11,7 @@ import pytest
 
 from routines import CONSENT, ROOT, do, instance_of, plan_case  # noqa: F401
 from test_browser import PASSWORD, Page, browser, live_server  # noqa: F401  (fixtures)
+from test_diagram_layout import SAMSPILL, layout_of
 from test_routine_ansvarsgruppe import create, prepare
 from orchestrator.services import instances, timers, users
 from orchestrator.services.access import SYSTEM
@@ -120,4 +121,46 @@ def test_a_manager_sees_the_case_on_its_diagram_the_dashboard_and_the_utsendinge
     page.open("/utsendinger")
     assert browser.page_source.count("Innkalling") >= 3
     page.screenshot("rutine-utsendinger.png")
+    assert page.csp_violations() == []
+
+
+
+# Every text bpmn-js draws, measured in the browser: it must fit the box the file gives it, or the
+# layout checks on the file (tests/test_diagram_layout.py) would be checking the wrong boxes.
+TEXT_OUTSIDE_ITS_BOX = """
+var boxes = arguments[0], out = [];
+Object.keys(boxes).forEach(function (id) {
+  var g = document.querySelector('#diagram g.djs-element[data-element-id="' + id + '"]');
+  var text = g && g.querySelector(':scope > .djs-visual > text');
+  if (!text || !text.textContent.trim() || text.getAttribute('transform')) return;  // rotated: pool and lane names
+  var box = text.getBBox(), w = boxes[id][0], h = boxes[id][1], slack = 2;
+  if (box.x < -slack || box.y < -slack || box.x + box.width > w + slack || box.y + box.height > h + slack) {
+    out.push(id + ': ' + Math.round(box.width) + 'x' + Math.round(box.height) + ' px of text in a ' + w + 'x' + h + ' box');
+  }
+});
+return out;
+"""
+
+
+def _text_boxes(path) -> dict[str, tuple[float, float]]:
+    """The box each name is drawn in: its label's, or for tasks, subprocesses and pools the shape's."""
+    lay = layout_of(path)
+    boxes = {f"{ref}_label": (b.w, b.h) for ref, b in lay.labels.items() if b is not None}
+    boxes.update({ref: (b.w, b.h) for ref, b in lay.shapes.items() if lay.labels.get(ref) is None})
+    return boxes
+
+
+def test_every_routine_and_how_they_connect_is_drawn_with_each_text_inside_its_box(live_server, browser, staff):
+    page = Page(browser, live_server)
+    page.login("kari")
+    drawn = {}
+    for path in sorted((ROOT / "processes").glob("*.bpmn")):
+        page.open(f"/processes/{path.stem}/versions/1")
+        page.find("#diagram[data-state=ready]")
+        drawn[path.stem] = browser.execute_script(TEXT_OUTSIDE_ITS_BOX, _text_boxes(path))
+    page.open("/processes")
+    page.find("#diagram[data-state=ready]")
+    assert "Trinn 9: opprett ansvarsgruppe" in browser.find_element(By.ID, "diagram").text
+    drawn["samspill"] = browser.execute_script(TEXT_OUTSIDE_ITS_BOX, _text_boxes(SAMSPILL))
+    assert len(drawn) == 6 and all(problems == [] for problems in drawn.values()), drawn
     assert page.csp_violations() == []

@@ -16,6 +16,7 @@ from orchestrator.services import instances, tasks
 from orchestrator.services.access import SYSTEM
 
 from helpers import open_tasks
+from routines import ROOT
 
 pytest_plugins = ["webtools"]  # the web fixtures: app, web, new_client, role_users
 
@@ -231,6 +232,24 @@ def test_process_owners_see_versions_diagrams_and_the_modeler(web, role_users, d
     assert web.get("/static/app/ny-prosess.bpmn").status_code == 200
     download = web.get("/processes/test_gateway/versions/2/xml?download=1")
     assert download.headers["Content-Disposition"].startswith("attachment") and b"Vurder behovet" in download.data
+
+
+def test_a_task_page_shows_the_guidance_and_its_source_as_a_small_line_apart(web, role_users, deploy, orc):
+    deploy(ROOT / "processes", ROOT / "forms")
+    started = instances.start(orc, "samarbeid", SYSTEM, "SAK-2027-7")
+    [task] = open_tasks(orc, started.id)
+    html = _text(web.login("tina").get(f"/tasks/{task.id}"))
+    guidance = html[html.index("Slik gjør du det"):html.index('class="source"')]
+    assert "<li>Skriv alltid en kort konklusjon." in guidance and "Kilde:" not in guidance
+    assert re.search(r'<p class="source">Kilde: Bufdir og Helsedirektoratet, [^<]*\(003\)</p>', html)
+
+
+def test_the_process_list_shows_how_the_routines_talk_to_each_other(web, role_users):
+    html = _text(web.login("tina").get("/processes"))
+    assert "Slik henger rutinene sammen" in html
+    assert 'data-xml-url="/static/app/samspill.bpmn"' in html and "bpmn-navigated-viewer.js" in html
+    diagram = web.get("/static/app/samspill.bpmn")
+    assert diagram.status_code == 200 and b'<bpmn:messageFlow id="Opprett_ansvarsgruppe"' in diagram.data
 
 
 def test_the_modeler_is_for_process_owners_only(web, role_users, deploy):

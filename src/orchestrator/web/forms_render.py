@@ -186,6 +186,17 @@ def render_text(text: str | None, data: dict) -> Markup:
     return Markup("").join(blocks)
 
 
+SOURCE_PREFIX = "Kilde:"
+
+
+def split_source(text: str | None) -> tuple[str, str | None]:
+    """Guidance and its last line `Kilde: …` (the routine document it rests on), shown apart."""
+    lines = (text or "").rstrip().splitlines()
+    if lines and lines[-1].strip().startswith(SOURCE_PREFIX):
+        return "\n".join(lines[:-1]).rstrip(), lines[-1].strip()
+    return text or "", None
+
+
 def _inline(text: str) -> Markup:
     escaped = str(escape(text))
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
@@ -295,5 +306,5 @@ def jinja_helpers() -> dict:
     return {
         "field_name": name_of, "field_id": field_id, "value_at": value_at, "group_values": group_values,
         "list_rows": list_rows, "input_value": input_value, "selected": selected, "is_checked": is_checked,
-        "render_text": render_text,
+        "render_text": render_text, "split_source": split_source,
     }

@@ -1,7 +1,7 @@
-"""Write BPMN 2.0 files with diagram layout (DI) from a few lines of Python.
+"""Write small BPMN 2.0 test diagrams with diagram layout (DI) from a few lines of Python.
 
-Used by the tests for small diagrams and to draft the seed routines in `processes/`; once a
-diagram is in `processes/`, the .bpmn file is the source and is edited in the modeler.
+Only the tests use it, for diagrams that exercise the engine. The routines in `processes/` are
+not built with it: those .bpmn files are the source and are edited in the modeler.
 
 The layout is a simple layered one: columns by longest path from the start, rows by lane,
 stacked when two elements share a lane and column; loops are routed below the lane.
