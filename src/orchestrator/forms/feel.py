@@ -1,32 +1,11 @@
-"""The small part of FEEL that form-js conditions use (`=x = "ja"`, `=not(y)`), run as Python.
-
-Translated token by token, then evaluated in the same sandbox as diagram expressions.
-"""
+"""Form-js conditions (`=x = "ja"`, `=not(y)`), translated by the one FEEL module and run sandboxed."""
 from __future__ import annotations
 
-import io
-import tokenize
-from functools import lru_cache
-
-from ..engine import sandbox
-
-_NAMES = {"true": "True", "false": "False", "null": "None", "count": "len"}
+from ..engine import feel, sandbox
 
 
-@lru_cache(maxsize=1024)
 def to_python(expression: str) -> str:
-    text = expression.strip()
-    if text.startswith("="):
-        text = text[1:]
-    tokens = []
-    for token in tokenize.generate_tokens(io.StringIO(text).readline):
-        kind, value = token.type, token.string
-        if kind == tokenize.OP and value == "=":
-            value = "=="
-        elif kind == tokenize.NAME:
-            value = _NAMES.get(value, value)
-        tokens.append((kind, value))
-    return tokenize.untokenize(tokens).strip()
+    return feel.form_condition(expression)
 
 
 def holds(expression: str, data: dict, known_keys=()) -> bool:
