@@ -1,0 +1,92 @@
+"""Process owners in real headless Chromium: the modeler in Norwegian with the «Orkestrering» group,
+problems on the elements while editing, drafts, and deploying a diagram; editing a form and
+seeing it in a staff task; changing the DMN table and seeing a samarbeid check use it.
+
+Screenshots go to tests/_artifacts/ (git-ignored); docs/screenshots/ is never written here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.register_assert_rewrite("webtools")
+from webtools import rich_form_process  # noqa: E402
+
+from orchestrator.services import instances, processes, users  # noqa: E402
+from orchestrator.services.access import SYSTEM  # noqa: E402
+
+from test_browser import PASSWORD, Page, browser, live_server  # noqa: E402,F401 - fixtures
+
+selenium = pytest.importorskip("selenium")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
+
+pytest_plugins = ["webtools"]
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.driver.save_screenshot(str(ARTIFACTS / name))
+
+
+def _owner(orc, page: Page) -> None:
+    users.add(orc, "petra", ["process_owner"], PASSWORD, display_name="Petra")
+    page.login("petra")
+
+
+def _run(browser, script: str, *args):
+    return browser.execute_script(script, *args)
+
+
+def _choose(browser, name: str, value: str) -> None:
+    """Pick an option as a person does (chromedriver's option click fires no «input» event)."""
+    _run(browser, "var s = document.querySelector('select[name=\"' + arguments[0] + '\"]'); s.value = arguments[1];"
+         "s.dispatchEvent(new Event('input', {bubbles: true})); s.dispatchEvent(new Event('change', {bubbles: true}));",
+         name, value)
+
+
+def _saved_xml(browser) -> str:
+    return browser.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "window.orchestratorModeler.saveXML({format: true}).then(function (r) { done(r.xml); });")
+
+
+def test_a_process_owner_edits_a_diagram_in_norwegian_and_deploys_it(live_server, browser, orc, deploy):
+    deploy(*rich_form_process())
+    page = Page(browser, live_server)
+    _owner(orc, page)
+    page.open("/modeler/test_koordinering")
+    page.find("#modeler[data-state=ready]")
+    _shot(page, "modeler-open.png")
+    # the palette and context pad speak Norwegian
+    titles = _run(browser, "return Array.from(document.querySelectorAll('.djs-palette .entry'))"
+                           ".map(function (e) { return e.getAttribute('aria-label'); });")
+    assert {"Oppgave", "Slutthendelse", "Port (valg eller parallell)"} <= set(titles), titles
+    page.find('g.djs-element[data-element-id="oppstartmote"]').click()
+    assert page.find(".djs-context-pad .entry[title='Legg til slutthendelse']")
+    # «Orkestrering» shows what the orchestrator reads, with the roles by their Norwegian names
+    group = page.find('[data-group-id="group-orkestrering"]')
+    header = group.find_element(By.CSS_SELECTOR, ".bio-properties-panel-group-header")
+    if "open" not in group.find_element(By.CSS_SELECTOR, ".bio-properties-panel-group-entries").get_attribute("class"):
+        header.click()
+    role = Select(page.visible("select[name='orkestrering-rolle']"))
+    assert "Koordinerende enhet" in [o.text for o in role.options]
+    _choose(browser, "orkestrering-rolle", "leder")  # a person's pick fires «input», as this does
+    assert Select(page.find("select[name='orkestrering-skjema']")).first_selected_option.text == "test_mote"
+    assert page.find("#orkestrering-apne-skjema").get_attribute("href").endswith("/skjemaer/test_mote/rediger")
+    due = page.visible("input[name='orkestrering-frist']")
+    due.clear()
+    due.send_keys("P10D")
+    page.wait.until(lambda d: 'camunda:dueDate="P10D"' in _saved_xml(d))
+    _shot(page, "modeler-orkestrering.png")
+    page.find("#rull-ut").click()
+    page.wait.until(lambda d: "Rullet ut som versjon 2" in d.find_element(By.ID, "editor-status").text)
+    deployed = processes.source(orc, "test_koordinering", 2, SYSTEM).content.decode()
+    assert 'camunda:candidateGroups="leder"' in deployed and 'camunda:dueDate="P10D"' in deployed
+    version = processes.get_process(orc, "test_koordinering", SYSTEM).versions[0]
+    assert (version.version, version.origin, version.deployed_by) == (2, "browser", "petra")
+    assert page.csp_violations() == []
