@@ -16,6 +16,7 @@ from webtools import rich_form_process  # noqa: E402
 from orchestrator.services import instances, processes, users  # noqa: E402
 from orchestrator.services.access import SYSTEM  # noqa: E402
 
+from helpers import task_named  # noqa: E402
 from test_browser import PASSWORD, Page, browser, live_server  # noqa: E402,F401 - fixtures
 
 selenium = pytest.importorskip("selenium")
@@ -89,4 +90,86 @@ def test_a_process_owner_edits_a_diagram_in_norwegian_and_deploys_it(live_server
     assert 'camunda:candidateGroups="leder"' in deployed and 'camunda:dueDate="P10D"' in deployed
     version = processes.get_process(orc, "test_koordinering", SYSTEM).versions[0]
     assert (version.version, version.origin, version.deployed_by) == (2, "browser", "petra")
+    assert page.csp_violations() == []
+
+
+def test_a_process_owner_edits_a_form_previews_it_and_staff_get_it_in_their_task(live_server, browser, orc, deploy):
+    deploy(*rich_form_process())
+    page = Page(browser, live_server)
+    _owner(orc, page)
+    page.open("/skjemaer/test_oppstart/rediger")
+    page.find("#form-editor[data-state=ready]")
+    # a person's path: select the field on the canvas, rename it in the editor's properties panel
+    _run(browser, "var el = Array.from(document.querySelectorAll('.fjs-editor-container .fjs-element'))"
+                  ".filter(function (e) { return /Sted/.test(e.textContent) && !/Rådhus/.test(e.textContent); })"
+                  ".pop(); el.click();")
+    page.find(".fjs-properties-container [data-group-id='group-general'] .bio-properties-panel-group-header").click()
+    label = page.visible("#bio-properties-panel-label")
+    label.clear()
+    label.send_keys("Møtested")
+    page.wait.until(lambda d: "Møtested" in _run(d, "return JSON.stringify(window.orchestratorFormEditor.saveSchema());"))
+    _shot(page, "skjemaeditor.png")
+    # the preview saves a draft and checks answers with the server's own validation
+    page.find("#forhandsvis").click()
+    page.find("#preview-form")
+    assert "Møtested" in browser.page_source and "utkast" in page.find(".eyebrow").text
+    page.find("#prov-innsending").click()
+    summary = page.visible("#feiloppsummering")
+    assert "Møtested" in summary.text and "Feltet må fylles ut" in summary.text
+    _shot(page, "skjema-forhandsvisning.png")
+    assert [v.version for v in processes.get_process(orc, "test_oppstart", SYSTEM).versions] == [1]  # only a draft
+    # back in the editor, the draft opens with a note; deploying it makes version 2
+    page.open("/skjemaer/test_oppstart/rediger")
+    page.find("#form-editor[data-state=ready]")
+    assert "utkast" in page.find("#draft-note").text
+    page.find("#rull-ut").click()
+    page.wait.until(lambda d: "Rullet ut som versjon 2" in d.find_element(By.ID, "editor-status").text)
+    # staff get the new form in a new case's task
+    started = instances.start(orc, "test_koordinering", SYSTEM, "SAK-SKJEMA", {"saksbeskrivelse": "Emil"})
+    users.add(orc, "kora", ["koordinator"], PASSWORD, display_name="Kora")
+    page.logout()
+    page.login("kora")
+    task = task_named(orc, started.id, "oppstartsamtale")
+    page.open(f"/tasks/{task.id}")
+    assert page.find("label[for='f-sted']").text.startswith("Møtested")
+    assert page.csp_violations() == []
+
+
+def test_a_process_owner_changes_the_dmn_table_and_a_samarbeid_check_uses_it(live_server, browser, orc, deploy,
+                                                                              make_user):
+    deploy(ROOT / "processes", ROOT / "forms")
+    page = Page(browser, live_server)
+    _owner(orc, page)
+    page.open("/tabeller/rett_til_barnekoordinator/rediger")
+    page.find("#dmn-editor[data-state=ready]")
+    # the table's own words are Norwegian
+    assert "Treffregel" in page.find(".tjs-container").text
+    cell = page.find("td[data-element-id='regel_alle_begrunnelse'] [contenteditable='true']")
+    cell.click()
+    # typing as a person does (chromedriver cannot send keys to this contenteditable)
+    _run(browser, "var c = arguments[0]; c.focus(); document.execCommand('selectAll', false, null);"
+                  "document.execCommand('insertText', false, arguments[1]);",
+         cell, '"Alle tre vilkår er oppfylt; endret i nettleseren."')
+    page.wait.until(lambda d: "endret i nettleseren" in d.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "window.orchestratorDmnModeler.saveXML({format: true}).then(function (r) { done(r.xml); });"))
+    _shot(page, "dmn-editor.png")
+    page.find("#rull-ut").click()
+    page.wait.until(lambda d: "Rullet ut som versjon 2" in d.find_element(By.ID, "editor-status").text)
+    # a samarbeid check started now decides with the new table
+    from routines import data, do
+
+    tina = make_user("tina", "tjenesteyter")
+    check = instances.start(orc, "samarbeid", tina, business_key="SAK-DMN")
+    services = [{"navn": "Skole"}]
+    do(orc, check.id, "steg1", tina, {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": services,
+                                      "konklusjon_steg1": "Skolen er involvert."})
+    do(orc, check.id, "steg2", tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
+    do(orc, check.id, "steg3", tina, {"tjeneste": {"kontakt_dato": "2027-01-06", "kontaktperson": "Kontakt",
+                                                   "samtykke_til_deling": "samtykke"}})
+    do(orc, check.id, "barnekoordinator_vurdering", tina, {
+        "vilkar_barn": "ja", "vilkar_alvorlig": "ja", "vilkar_langvarig": "ja", "vurdering_barnekoordinator": "Vurdert."})
+    result = data(orc, check.id)
+    assert result["rett_til_barnekoordinator"] is True
+    assert result["barnekoordinator_begrunnelse"] == "Alle tre vilkår er oppfylt; endret i nettleseren."
     assert page.csp_violations() == []

@@ -39,7 +39,8 @@
     "Include": "Ta med", "Exclude": "Utelat", "Between": "Mellom", "Exactly": "Nøyaktig",
     "Start value": "Fra", "End value": "Til", "Test type": "Type test", "Boolean value": "Ja/nei-verdi",
     "String value": "Tekstverdi", "Add cell description": "Legg til beskrivelse", "Remove cell description": "Fjern beskrivelsen",
-    "View DRD": "Vis beslutningskartet", "Resize": "Endre størrelse", "Date": "Dato", "Time": "Tid"
+    "View DRD": "Vis beslutningskartet", "First": "Første", "Unique": "Unik", "Any": "Hvilken som helst",
+    "Collect": "Samle alle", "Rule order": "Regelrekkefølge", "Output order": "Resultatrekkefølge", "Priority": "Prioritet", "Resize": "Endre størrelse", "Date": "Dato", "Time": "Tid"
   };
   function translate(template, replacements) {
     var text = NB[template] || template;
@@ -48,9 +49,10 @@
     });
   }
 
+  var norwegian = { additionalModules: [{ translate: ["value", translate] }] };
   var dmnModeler = new DmnJS({
     container: root,
-    common: { additionalModules: [{ translate: ["value", translate] }] }
+    drd: norwegian, decisionTable: norwegian, literalExpression: norwegian, boxedExpression: norwegian
   });
   window.orchestratorDmnModeler = dmnModeler;
 
