@@ -322,6 +322,6 @@ def _deployed_before(session, key: str, digest: str) -> bool:
 def _newer_elsewhere(latest: ProcessDefinition, consequence: str) -> str:
     where = ORIGINS.get(latest.origin, "utenfor filene")
     when = latest.deployed_at.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
-    return (f"den nyeste versjonen, {latest.version} av «{latest.key}», ble laget {where} av "
-            f"{latest.deployed_by or 'ukjent'} {when}, og filen ville gjøre den om; {consequence}. Kjør "
+    return (f"versjon {latest.version} av «{latest.key}», den nyeste, ble laget {where} av "
+            f"{latest.deployed_by or 'ukjent'} {when}, og filen ville gjort den om; {consequence}. Kjør "
             f"`orchestrator export .` og legg endringene inn i repoet (git commit), så er filene oppdatert")
