@@ -90,6 +90,52 @@ def test_a_process_owner_edits_a_diagram_in_norwegian_and_deploys_it(live_server
     assert 'camunda:candidateGroups="leder"' in deployed and 'camunda:dueDate="P10D"' in deployed
     version = processes.get_process(orc, "test_koordinering", SYSTEM).versions[0]
     assert (version.version, version.origin, version.deployed_by) == (2, "browser", "petra")
+    # the version page marks what changed since version 1 on the diagram
+    page.open("/processes/test_koordinering/versions/2?mot=1")
+    page.find("#diagram[data-state=ready]")
+    assert page.find("#diagram").get_attribute("data-diff") == "0,1,0"
+    assert "orc-changed" in page.find('g.djs-element[data-element-id="oppstartmote"]').get_attribute("class")
+    assert "Endret: Hold oppstartmøte (oppstartmote)" in page.find("#diff-summary").text
+    _shot(page, "versjon-endringer.png")
+    assert page.csp_violations() == []
+
+
+def test_a_new_process_shows_problems_while_editing_and_is_kept_as_a_draft(live_server, browser, orc, deploy):
+    page = Page(browser, live_server)
+    _owner(orc, page)
+    page.open("/processes")
+    page.find("a[href='/modeler']").click()
+    page.find("#modeler[data-state=ready]")
+    # the untouched template: the server's check says why it cannot be deployed, before any deploy
+    problems = page.visible("#editor-problems")
+    page.wait.until(lambda d: "tomme malen" in d.find_element(By.ID, "editor-problems").text)
+    # draw a task after the start and an end left unconnected: the template refusal gives way to
+    # «no way from the start to an end», marked on the start event
+    _run(browser, "var m = window.orchestratorModeler, r = m.get('elementRegistry'), start = r.get('start');"
+                  "var task = m.get('elementFactory').createShape({type: 'bpmn:UserTask'});"
+                  "m.get('modeling').appendShape(start, task, {x: start.x + 200, y: start.y + 18});"
+                  "m.get('modeling').updateProperties(task, {name: 'Vurder saken'});"
+                  "var end = m.get('elementFactory').createShape({type: 'bpmn:EndEvent'});"
+                  "m.get('modeling').createShape(end, {x: start.x + 450, y: start.y + 18}, start.parent);"
+                  "m.get('modeling').updateModdleProperties(r.get('Deltaker_ny_prosess'), "
+                  "  m.getDefinitions().rootElements.filter(function (e) { return e.$type === 'bpmn:Process'; })[0],"
+                  "  {id: 'min_prosess', name: 'Min prosess'});")
+    page.wait.until(lambda d: "ingen vei fra starten" in d.find_element(By.ID, "editor-problems").text)
+    page.find(".orkestrering-problem-badge[data-element-id='start']")
+    lint = int(page.find("#modeler").get_attribute("data-lint-issues"))
+    assert lint >= 1  # bpmnlint's own markers beside the server's
+    _shot(page, "ny-prosess-problemer.png")
+    assert "tomme malen" not in problems.text
+    page.find("#lagre-utkast").click()
+    page.wait.until(lambda d: "Utkastet er lagret" in d.find_element(By.ID, "editor-status").text)
+    assert processes.list_processes(orc, SYSTEM).total == 0  # nothing deployed, nothing startable
+    page.open("/processes")
+    drafts_table = page.find("#utkast")
+    assert "min_prosess" in drafts_table.text
+    drafts_table.find_element(By.LINK_TEXT, "Fortsett").click()
+    page.find("#modeler[data-state=ready]")
+    assert "utkast" in page.find("#draft-note").text
+    assert "Vurder saken" in _saved_xml(browser)
     assert page.csp_violations() == []
 
 

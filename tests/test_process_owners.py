@@ -316,3 +316,12 @@ def test_the_version_diff_endpoint(web, role_users, deploy, orc):
     body = web.get("/api/v1/processes/test_gateway/versions/2/diff?against=1",
                    headers={"Authorization": f"Bearer {token}"}).get_json()
     assert {"behov", "folg_opp", "slutt_ja"} <= set(body["removed"]) and "Flow_vurder_slutt_nei" in body["added"]
+
+
+def test_an_over_long_process_id_is_a_422_at_deploy_not_a_500_at_every_start(web, role_users, orc):
+    xml = _gateway_xml().replace(b'"test_gateway"', b'"' + b"p" * 201 + b'"')
+    answer = web.api("POST", "/api/v1/processes", role_users.tokens["process_owner"], data=xml,
+                     content_type="application/xml")
+    assert answer.status_code == 422
+    assert any("prosess-id-en" in p["message"] and "høyst 200 tegn" in p["message"] for p in answer.get_json()["problems"])
+    assert _count(orc) == 0
