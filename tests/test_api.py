@@ -148,8 +148,11 @@ def test_only_process_owners_deploy_and_only_xml_or_files_are_accepted(web, role
     bpmn = diagrams.timers()[0][1]
     refused = web.api("POST", "/api/v1/processes", role_users.tokens["manager"], data=bpmn, content_type="application/xml")
     assert refused.status_code == 403 and "process_owner" in refused.get_json()["message"]
-    wrong_type = web.api("POST", "/api/v1/processes", role_users.tokens["process_owner"], json={"xml": bpmn})
+    wrong_type = web.api("POST", "/api/v1/processes", role_users.tokens["process_owner"], data=bpmn,
+                         content_type="text/plain")
     assert wrong_type.status_code == 415 and wrong_type.is_json
+    form_without_key = web.api("POST", "/api/v1/processes", role_users.tokens["process_owner"], json={"xml": bpmn})
+    assert form_without_key.status_code == 422 and "key" in form_without_key.get_json()["errors"]
 
 
 def test_processes_are_listed_with_version_history_and_paginated(web, role_users, deploy):

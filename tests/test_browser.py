@@ -237,8 +237,8 @@ def test_a_process_owner_renames_a_task_in_the_modeler_and_deploys_version_two(l
     button = page.find("#rull-ut")
     page.wait.until(lambda d: button.is_enabled())
     button.click()
-    status = page.wait.until(lambda d: d.find_element(By.ID, "modeler-status")
-                             if "Rullet ut som versjon 2" in d.find_element(By.ID, "modeler-status").text else False)
+    status = page.wait.until(lambda d: d.find_element(By.ID, "editor-status")
+                             if "Rullet ut som versjon 2" in d.find_element(By.ID, "editor-status").text else False)
     assert "test_koordinering" in status.text
     saved = browser.execute_async_script(
         "var done = arguments[arguments.length - 1];"
@@ -266,7 +266,7 @@ def test_a_broken_diagram_shows_the_problems_and_deploys_nothing(live_server, br
         "m.get('modeling').updateProperties(el, {'camunda:formKey': 'finnes_ikke'});")
     browser.execute_script(modeling_script)
     page.find("#rull-ut").click()
-    problems = page.visible("#modeler-problems")
+    problems = page.visible("#editor-problems")
     assert "oppstartmote" in problems.text and "finnes_ikke" in problems.text
     assert [v.version for v in processes.get_process(orc, "test_koordinering", SYSTEM).versions] == [1]
 

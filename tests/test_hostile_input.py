@@ -78,7 +78,7 @@ def test_a_deeply_nested_form_file_uploaded_as_multipart_is_refused(web, role_us
 
 def test_a_form_condition_that_fails_shows_an_error_page_not_a_crash(web, role_users, deploy):
     condition = {"type": "textfield", "key": "begrunnelse", "label": "Begrunnelse",
-                 "conditional": {"hide": "=pow(7, 2*10**7) > 0"}}
+                 "conditional": {"hide": "=behov > 3"}}  # FEEL, failing on the text it meets
     process = diagrams.user_task_with_gateway()
     forms = [(name, content) for name, content in process if name.endswith(".form")]
     others = [(name, content) for name, content in process if not name.endswith(".form")]

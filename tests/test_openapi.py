@@ -61,7 +61,7 @@ def test_the_document_is_valid_openapi_3(web, all_roles_token):
     assert set(complete["responses"]) == {"200", "401", "403", "404", "409", "422"}
     assert complete["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Complete"}
     deploy = document["paths"]["/api/v1/processes"]["post"]["requestBody"]["content"]
-    assert set(deploy) == {"application/xml", "multipart/form-data"}
+    assert set(deploy) == {"application/xml", "application/json", "multipart/form-data"}
     error = document["components"]["schemas"]["Error"]["properties"]
     assert {"message", "errors", "problems"} <= set(error)
 

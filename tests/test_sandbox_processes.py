@@ -21,7 +21,7 @@ from orchestrator.config import SandboxLimits
 from orchestrator.engine import bounded, sandbox, sandbox_pool
 from orchestrator.engine.helpers import OSLO
 from orchestrator.engine.sandbox import SandboxViolation
-from orchestrator.forms.model import parse_form
+from orchestrator.forms.model import FormError, parse_form
 from orchestrator.forms.schema import FormConditionFailed, validate_submission, visible_components
 from orchestrator.services import instances
 from orchestrator.services.access import SYSTEM
@@ -106,13 +106,16 @@ def test_deploy_refuses_system_exit_in_a_script(deploy):
 
 
 def test_a_form_condition_that_fails_is_a_form_error_naming_the_field():
-    form = parse_form("skjema", json.dumps({"components": [
+    with pytest.raises(FormError):  # not FEEL at all: refused when the form is read (at deploy)
+        parse_form("skjema", json.dumps({"components": [
+            {"type": "textfield", "key": "hemmelig", "label": "Merknad",
+             "conditional": {"hide": "=(y for y in []).throw(SystemExit(7))"}}]}).encode())
+    form = parse_form("skjema", json.dumps({"components": [  # FEEL, but it fails on the data it meets
         {"type": "textfield", "key": "navn", "label": "Navn"},
-        {"type": "textfield", "key": "hemmelig", "label": "Merknad",
-         "conditional": {"hide": "=(y for y in []).throw(SystemExit(7))"}},
+        {"type": "textfield", "key": "hemmelig", "label": "Merknad", "conditional": {"hide": "=navn > 3"}},
     ]}).encode())
     with pytest.raises(FormConditionFailed, match="«Merknad»"):
-        visible_components(form, {})
+        visible_components(form, {"navn": "Kari"})
     with pytest.raises(FormConditionFailed, match="«Merknad»"):
         validate_submission(form, {"navn": "Kari"})
 

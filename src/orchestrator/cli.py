@@ -140,17 +140,49 @@ def db_upgrade(cli: Cli):
 @command(main, "deploy")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--as", "username", help="Rull ut som denne brukeren (må være prosesseier).")
-def deploy_cmd(cli: Cli, paths, username):
+@click.option("--force", is_flag=True,
+              help="Erstatt også versjoner som ble laget i nettleseren etter at filene sist ble rullet ut.")
+def deploy_cmd(cli: Cli, paths, username, force):
     """Rull ut BPMN-, DMN- og skjemafiler (filer eller mapper) som nye versjoner."""
     actor = cli.actor(username, access.Actor("cli", frozenset({access.PROCESS_OWNER}), system=True))
-    results = deployment.deploy(cli.orc, deployment.collect_files(list(paths)), actor)
+    results = deployment.deploy(cli.orc, deployment.collect_files(list(paths)), actor, force=force)
 
     def human(items):
         for d in items:
-            state = "ny versjon" if d.changed else "uendret"
+            state = "ny versjon" if d.changed else ("hoppet over" if d.note else "uendret")
             click.echo(f"{d.kind:5} {d.key:40} v{d.version:<4} {state}  ({d.filename})")
+        for d in items:
+            if d.note:
+                click.echo(f"Advarsel: {d.filename}: {d.note}", err=True)
 
     cli.out(results, human)
+
+
+@command(main, "export")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--as", "username", help="Eksporter som denne brukeren (må være prosesseier).")
+def export_cmd(cli: Cli, directory, username):
+    """Skriv nyeste versjon av alle prosesser, tabeller og skjemaer til DIR/processes og DIR/forms."""
+    from pathlib import Path
+
+    from .services import export
+
+    actor = cli.actor(username, access.Actor("cli", frozenset({access.PROCESS_OWNER}), system=True))
+    written = []
+    for item in export.newest_files(cli.orc, actor):
+        target = Path(directory) / item.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        changed = not target.exists() or target.read_bytes() != item.content
+        if changed:
+            target.write_bytes(item.content)
+        written.append({"path": str(target), "key": item.key, "version": item.version,
+                        "origin": item.origin, "changed": changed})
+
+    def human(items):
+        for w in items:
+            click.echo(f"{'skrevet ' if w['changed'] else 'uendret '} {w['path']}  ({w['key']} v{w['version']})")
+
+    cli.out(written, human)
 
 
 # --- serve / worker -------------------------------------------------------------------------

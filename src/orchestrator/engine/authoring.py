@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from . import feel
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -409,18 +411,59 @@ def _read_dmn(filename: str, root: etree._Element, content: bytes) -> Definition
         content=content, spiff_tree=spiff_tree, root=root,
         decisions_provided=[d.get("id") for d in decisions],
     )
-    for text in spiff_tree.iter(f"{{{namespace}}}text"):
-        if text.text:
-            text.text = feel_literals(text.text)
-    for entry in root.iter(f"{{{namespace}}}inputExpression"):
-        text = entry.find(f"{{{namespace}}}text")
-        if text is not None and text.text:
-            definition.expressions.append((entry.get("id") or "inputExpression", "DMN-uttrykk", feel_literals(text.text)))
+    for table in spiff_tree.iter(f"{{{namespace}}}decisionTable"):
+        _translate_table(definition, table, namespace)
     return definition
 
 
+def _translate_table(definition: Definition, table, namespace: str) -> None:
+    """The table's FEEL as Python, cell by cell, in the copy SpiffWorkflow runs.
+
+    A cell that is not FEEL this orchestrator reads is a problem (deploy refuses it, naming the
+    cell) and keeps its pre-FEEL reading (Python with FEEL literals), so versions deployed before
+    tables were FEEL still run for the instances pinned to them (docs/decisions/0014).
+    """
+    def q(tag):
+        return f"{{{namespace}}}{tag}"
+
+    inputs = table.findall(q("input"))
+    outputs = table.findall(q("output"))
+    labels = [i.get("label") or i.get("id") for i in inputs]
+    out_labels = [o.get("label") or o.get("name") or o.get("id") for o in outputs]
+    for index, column in enumerate(inputs):
+        text = column.find(f"{q('inputExpression')}/{q('text')}")
+        if text is not None and text.text and text.text.strip():
+            where = f"inndata «{labels[index]}»"
+            _translate(definition, text, feel.expression, column.get("id"), where)
+    for number, rule in enumerate(table.findall(q("rule")), start=1):
+        for index, entry in enumerate(rule.findall(q("inputEntry"))):
+            text = entry.find(q("text"))
+            label = labels[index] if index < len(labels) else str(index + 1)
+            if text is not None:
+                _translate(definition, text, feel.unary_tests, entry.get("id") or rule.get("id"),
+                           f"regel {number}, «{label}»")
+        for index, entry in enumerate(rule.findall(q("outputEntry"))):
+            text = entry.find(q("text"))
+            label = out_labels[index] if index < len(out_labels) else str(index + 1)
+            if text is not None and text.text and text.text.strip():
+                _translate(definition, text, feel.expression, entry.get("id") or rule.get("id"),
+                           f"regel {number}, resultat «{label}»")
+
+
+def _translate(definition: Definition, text, translate, element_id: str | None, where: str) -> None:
+    try:
+        python = translate(text.text or "")
+    except feel.FeelError as error:
+        definition.unsupported.append(AuthoringError(f"{where}: {error}", element_id, text.sourceline))
+        text.text = feel_literals(text.text)
+        return
+    text.text = "-" if python is None else python
+    if python is not None:
+        definition.expressions.append((element_id or where, f"DMN {where}", python))
+
+
 def feel_literals(text: str) -> str:
-    """FEEL's `true`/`false`/`null` as Python, outside string literals."""
+    """How tables were read before they were FEEL: Python with FEEL's `true`/`false`/`null`."""
     replacements = {"true": "True", "false": "False", "null": "None"}
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))

@@ -171,6 +171,8 @@ FORBIDDEN_NAMES = frozenset({
 }) | PROCESS_EXCEPTIONS
 
 
+REFUSED_ATTRIBUTES = frozenset({"format", "format_map"})
+
 _GUARDS = {
     "__builtins__": _BUILTINS,
     "_getattr_": _guarded_getattr,
@@ -248,8 +250,14 @@ def compile_script(source: str):
 def _checked(source: str, result):
     if result.errors or result.code is None:
         raise SandboxViolation(source, list(result.errors) or ["kunne ikke kompileres"])
-    if any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.walk(ast.parse(source.strip()))):
+    tree = ast.parse(source.strip())
+    if any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.walk(tree)):
         raise SandboxViolation(source, ["import er ikke tillatt; bruk hjelpefunksjonene"])
+    # refused at run time by the attribute guard; said at compile time so deploy refuses it too
+    formats = sorted({n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in REFUSED_ATTRIBUTES})
+    if formats:
+        raise SandboxViolation(source, [f"«.{name}(…)» er ikke tillatt; sett sammen tekst med + eller str()"
+                                        for name in formats])
     forbidden = sorted(FORBIDDEN_NAMES & set(result.used_names))
     if forbidden:
         raise SandboxViolation(source, [f"«{name}» er ikke tilgjengelig i uttrykk" for name in forbidden])

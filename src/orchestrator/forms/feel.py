@@ -1,33 +1,14 @@
-"""The small part of FEEL that form-js conditions use (`=x = "ja"`, `=not(y)`), run as Python.
-
-Translated token by token, then evaluated in the same sandbox as diagram expressions: all of a
-form's conditions at once, so the few that need a sandbox process share one round trip.
+"""Form-js conditions (`=x = "ja"`, `=not(y)`), translated by the one FEEL module (engine/feel.py)
+and evaluated in the same sandbox as diagram expressions: all of a form's conditions at once, so the
+few that need a sandbox process share one round trip.
 """
 from __future__ import annotations
 
-import io
-import tokenize
-from functools import lru_cache
-
-from ..engine import sandbox
-
-_NAMES = {"true": "True", "false": "False", "null": "None", "count": "len"}
+from ..engine import feel, sandbox
 
 
-@lru_cache(maxsize=1024)
 def to_python(expression: str) -> str:
-    text = expression.strip()
-    if text.startswith("="):
-        text = text[1:]
-    tokens = []
-    for token in tokenize.generate_tokens(io.StringIO(text).readline):
-        kind, value = token.type, token.string
-        if kind == tokenize.OP and value == "=":
-            value = "=="
-        elif kind == tokenize.NAME:
-            value = _NAMES.get(value, value)
-        tokens.append((kind, value))
-    return tokenize.untokenize(tokens).strip()
+    return feel.form_condition(expression)
 
 
 class ConditionFailed(Exception):
@@ -52,7 +33,7 @@ def holds_all(conditions: list[tuple[str, str]], data: dict, known_keys=()) -> l
     for label, expression in conditions:
         try:
             translated.append(to_python(expression))
-        except (tokenize.TokenError, SyntaxError, ValueError) as error:
+        except (feel.FeelError, SyntaxError, ValueError) as error:
             raise ConditionFailed(label, error) from None
     results = []
     for (label, _), outcome in zip(conditions, sandbox.evaluate_many(translated, context)):

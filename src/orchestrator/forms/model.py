@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from .. import jsonlimits
+from ..engine import feel, sandbox
 
 MAX_FORM_BYTES = 512 * 1024
 
@@ -127,7 +128,7 @@ def _component(raw, index: int) -> Field:
         subtype=raw.get("subtype"),
         decimal_digits=_int(raw.get("decimalDigits")),
         readonly=bool(raw.get("readonly") or raw.get("disabled")),
-        hide_if=_hide_condition(raw.get("conditional")),
+        hide_if=_hide_condition(raw.get("conditional"), name),
         default=raw.get("defaultValue"),
         properties={str(k): str(v) for k, v in (raw.get("properties") or {}).items()},
     )
@@ -160,10 +161,18 @@ def _check_unique_keys(components: list[Field]) -> None:
             seen.add(component.key)
 
 
-def _hide_condition(conditional) -> str | None:
-    if isinstance(conditional, dict) and isinstance(conditional.get("hide"), str):
-        return conditional["hide"]
-    return None
+def _hide_condition(conditional, name: str) -> str | None:
+    """The FEEL condition that hides a component, checked now so deploy refuses what cannot run."""
+    if not (isinstance(conditional, dict) and isinstance(conditional.get("hide"), str)):
+        return None
+    condition = conditional["hide"]
+    try:
+        sandbox.compile_expression(feel.form_condition(condition))
+    except feel.FeelError as error:
+        raise FormError(f"vilkåret for å skjule: {error}", name) from None
+    except sandbox.SandboxViolation as error:
+        raise FormError(f"vilkåret for å skjule: {error}", name) from None
+    return condition
 
 
 def _int(value) -> int | None:

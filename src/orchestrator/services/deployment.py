@@ -1,16 +1,24 @@
 """Deploy BPMN, DMN and form files as new versions, all or nothing.
 
 Each file is parsed hardened (engine/xmlsafe.py), read for its authoring attributes, checked
-(unsupported elements, roles, forms, called processes, decisions, every expression in the
-sandbox, SpiffWorkflow's own parse and schema) and only then stored, as version n+1 of its
-key when its bytes changed. One problem anywhere refuses the whole batch.
+(unsupported elements, roles, forms, called processes, decisions, every expression and DMN cell
+in the sandbox, lengths, a way from start to end, SpiffWorkflow's own parse and schema) and only
+then stored, as version n+1 of its key when its bytes changed. One problem anywhere refuses the
+whole batch. `check` runs the same checks and stores nothing.
+
+Each version records where it came from (ORIGINS). A deploy from files does not replace a newest
+version that came from elsewhere (the browser, an upload): a file equal to an earlier version is
+skipped with a note (the repository has not caught up yet: `orchestrator export`), a file with
+new content is refused unless forced, naming the version it would undo.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -21,8 +29,8 @@ from ..engine.authoring import STAFF_ROLES, Definition
 from ..engine.parser import build_bundle, validate_schema
 from ..engine.authoring import normalise_form_key
 from ..forms.model import FormError, parse_form
-from ..store.models import AuditEntry, ProcessDefinition
-from . import rules
+from ..store.models import AuditEntry, Draft, ProcessDefinition
+from . import deploy_checks, rules
 from .access import PROCESS_OWNER, Actor, require
 from .context import Orchestrator
 from .errors import Conflict, DeployRefused, Problem
@@ -30,6 +38,9 @@ from .specs import SpecCache
 
 SUFFIXES = {".bpmn": "bpmn", ".dmn": "dmn", ".form": "form"}
 HUMAN_TASKS = {"userTask", "manualTask", "task"}
+FILE, UPLOAD, BROWSER, API = "file", "upload", "browser", "api"
+OSLO = ZoneInfo("Europe/Oslo")
+ORIGINS = {FILE: "fra filer", UPLOAD: "lastet opp", BROWSER: "i nettleseren", API: "via API-et"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class Deployed:
     kind: str
     filename: str
     changed: bool
+    note: str | None = None  # why a file was left out (a newer version came from the browser)
 
 
 @dataclass
@@ -66,7 +78,9 @@ def collect_files(paths: list[str | Path]) -> list[tuple[str, bytes]]:
     return found
 
 
-def deploy(ctx: Orchestrator, files: list[tuple[str, bytes]], actor: Actor) -> list[Deployed]:
+def deploy(ctx: Orchestrator, files: list[tuple[str, bytes]], actor: Actor, origin: str = FILE,
+           force: bool = False) -> list[Deployed]:
+    """Store what changed as new versions; `force` lets files replace a newer browser version."""
     require(actor, PROCESS_OWNER, "Å rulle ut prosesser")
     definitions, forms, problems = _read_all(files)
     with ctx.db.read() as session:
@@ -75,9 +89,17 @@ def deploy(ctx: Orchestrator, files: list[tuple[str, bytes]], actor: Actor) -> l
         raise DeployRefused(problems)
     try:
         with ctx.write() as session:
-            return _store(session, definitions, forms, actor)
+            return _store(session, definitions, forms, actor, origin, force)
     except IntegrityError:
         raise Conflict("En annen utrulling av de samme prosessene pågikk samtidig; prøv igjen.") from None
+
+
+def check(ctx: Orchestrator, files: list[tuple[str, bytes]], actor: Actor) -> list[Problem]:
+    """What deploy would refuse in these files, without storing anything."""
+    require(actor, PROCESS_OWNER, "Å sjekke prosesser")
+    definitions, forms, problems = _read_all(files)
+    with ctx.db.read() as session:
+        return problems + _check(ctx, session, definitions, forms)
 
 
 def _read_all(files):
@@ -99,6 +121,7 @@ def _read_all(files):
                 continue
             for unknown in rules.unknown_rules(form):
                 problems.append(Problem(name, f"ukjent regel «{unknown}» (kjente regler: {', '.join(sorted(rules.RULES))})"))
+            problems += deploy_checks.form_lengths(name, key)
             forms.append(_Form(key, name, content))
             continue
         try:
@@ -140,8 +163,10 @@ def _check(ctx, session, definitions: list[Definition], forms: list[_Form]) -> l
         file = definition.filename
         problems += [Problem(file, e.message, e.element_id, e.line) for e in definition.unsupported]
         problems += _check_expressions(definition)
+        problems += deploy_checks.lengths(definition)
         if definition.kind != "bpmn":
             continue
+        problems += deploy_checks.finishable(definition)
         problems += _check_loops(definition)
         has_lanes = any(e.lane for e in definition.elements.values())
         for element in definition.elements.values():
@@ -245,8 +270,9 @@ def _spiff_message(error: ValidationException) -> str:
     return f"ugyldig BPMN: {text}"
 
 
-def _store(session, definitions: list[Definition], forms: list[_Form], actor: Actor) -> list[Deployed]:
-    results = []
+def _store(session, definitions: list[Definition], forms: list[_Form], actor: Actor, origin: str,
+           force: bool) -> list[Deployed]:
+    results, refused = [], []
     now = clock.now()
     items = [(d.key, d.kind, d.name, d.filename, d.content, d) for d in definitions]
     items += [(f.key, "form", None, f.filename, f.content, None) for f in forms]
@@ -258,6 +284,14 @@ def _store(session, definitions: list[Definition], forms: list[_Form], actor: Ac
         if latest is not None and latest.content_hash == digest:
             results.append(Deployed(key, latest.version, kind, filename, changed=False))
             continue
+        if origin == FILE and latest is not None and latest.origin != FILE and not force:
+            if _deployed_before(session, key, digest):
+                results.append(Deployed(key, latest.version, kind, filename, changed=False,
+                                        note=_newer_elsewhere(latest, "filen er lik en eldre versjon; hoppet over")))
+            else:
+                refused.append(Problem(filename, _newer_elsewhere(
+                    latest, "filen er endret også; rull ut med --force for å erstatte den")))
+            continue
         version = (latest.version + 1) if latest else 1
         session.add(ProcessDefinition(
             key=key, version=version, kind=kind, name=name, filename=filename, content=content,
@@ -266,10 +300,28 @@ def _store(session, definitions: list[Definition], forms: list[_Form], actor: Ac
             decisions_used=sorted(definition.decisions_used) if definition else [],
             decisions_provided=list(definition.decisions_provided) if definition else [],
             message_starts=definition.message_starts() if definition else [],
-            deployed_at=now, deployed_by=actor.username,
+            deployed_at=now, deployed_by=actor.username, origin=origin,
         ))
         session.add(AuditEntry(at=now, actor=actor.username, action="deployed", element_id=key,
-                               data={"key": key, "version": version, "kind": kind, "filename": filename}))
+                               data={"key": key, "version": version, "kind": kind, "filename": filename,
+                                     "origin": origin}))
+        if origin != FILE:  # the owner's own draft became this version
+            session.execute(delete(Draft).where(Draft.key == key))
         results.append(Deployed(key, version, kind, filename, changed=True))
+    if refused:
+        raise DeployRefused(refused)
     session.flush()
     return results
+
+
+def _deployed_before(session, key: str, digest: str) -> bool:
+    return session.scalar(select(ProcessDefinition.id).where(
+        ProcessDefinition.key == key, ProcessDefinition.content_hash == digest).limit(1)) is not None
+
+
+def _newer_elsewhere(latest: ProcessDefinition, consequence: str) -> str:
+    where = ORIGINS.get(latest.origin, "utenfor filene")
+    when = latest.deployed_at.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
+    return (f"versjon {latest.version} av «{latest.key}», den nyeste, ble laget {where} av "
+            f"{latest.deployed_by or 'ukjent'} {when}, og filen ville gjort den om; {consequence}. Kjør "
+            f"`orchestrator export .` og legg endringene inn i repoet (git commit), så er filene oppdatert")

@@ -15,10 +15,11 @@ from pathlib import PurePath
 
 from sqlalchemy import func, select
 
-from ..engine import authoring, xmlsafe
-from ..forms.model import FormDefinition
-from ..store.models import Instance, ProcessDefinition
-from . import deployment, instances
+from ..engine import authoring, structure, xmlsafe
+from ..forms.model import FormDefinition, FormError, parse_form
+from ..forms.schema import FormInvalid, validate_submission
+from ..store.models import Draft, Instance, ProcessDefinition
+from . import deploy_checks, deployment, instances
 from .access import PROCESS_OWNER, Actor, require
 from .context import Orchestrator
 from .errors import DeployRefused, Invalid, NotFound, Problem
@@ -40,6 +41,11 @@ class ProcessVersion:
     deployed_at: datetime
     deployed_by: str | None
     running_instances: int = 0
+    origin: str | None = None
+
+    @property
+    def origin_text(self) -> str:
+        return deployment.ORIGINS.get(self.origin, "ukjent opphav")
 
 
 @dataclass
@@ -105,24 +111,60 @@ def source(ctx: Orchestrator, key: str, version: int, actor: Actor) -> Source:
         return Source(row.key, row.version, row.kind, PurePath(row.filename).name, bytes(row.content))
 
 
-def deploy_document(ctx: Orchestrator, content: bytes, actor: Actor, filename: str | None = None):
-    """Deploy one BPMN or DMN document; without a file name it is named after its key.
+def deploy_document(ctx: Orchestrator, content: bytes, actor: Actor, filename: str | None = None,
+                    origin: str = deployment.BROWSER, form_key: str | None = None):
+    """Deploy one BPMN, DMN or form document; without a file name it is named after its key.
 
-    The browser modeler and API clients post bare XML: the process id (or the first
-    decision's id) is the key, so the file becomes `<key>.bpmn` / `<key>.dmn`.
+    The browser editors and API clients post bare documents: the process id (or the first
+    decision's id) is the key of XML, so the file becomes `<key>.bpmn` / `<key>.dmn`; a form
+    (JSON) needs its key given. It keeps the file name of the version it replaces, so
+    `orchestrator export` writes it back where it came from.
     """
     require(actor, PROCESS_OWNER, "Å rulle ut prosesser")
+    return deployment.deploy(ctx, [_named(ctx, content, filename, form_key)], actor, origin=origin)
+
+
+def check_document(ctx: Orchestrator, content: bytes, actor: Actor, filename: str | None = None,
+                   form_key: str | None = None) -> list[Problem]:
+    """What deploying this document would refuse; nothing is stored (the editors ask while editing)."""
+    require(actor, PROCESS_OWNER, "Å sjekke prosesser")
+    try:
+        named = _named(ctx, content, filename, form_key)
+    except DeployRefused as refused:
+        return refused.problems
+    return deployment.check(ctx, [named], actor)
+
+
+def check_files(ctx: Orchestrator, files: list[tuple[str, bytes]], actor: Actor) -> list[Problem]:
+    """What deploying these files together would refuse; nothing is stored."""
+    require(actor, PROCESS_OWNER, "Å sjekke prosesser")
+    files = [(PurePath(name or "").name, content) for name, content in files]
+    if not files or any(not name for name, _ in files):
+        return [Problem(UPLOAD_NAME, "filen mangler navn (bruk .bpmn, .dmn eller .form)")]
+    return deployment.check(ctx, files, actor)
+
+
+def _named(ctx, content: bytes, filename: str | None, form_key: str | None) -> tuple[str, bytes]:
     if filename:
-        return deployment.deploy(ctx, [(PurePath(filename).name, content)], actor)
+        return PurePath(filename).name, content
     if not content or not content.strip():
         raise DeployRefused([Problem(UPLOAD_NAME, "dokumentet er tomt")])
+    if form_key is not None:
+        return _deployed_name(ctx, form_key, f"{form_key}.form"), content
     try:
         definition = authoring.read(UPLOAD_NAME, xmlsafe.parse(content), content)
     except xmlsafe.UnsafeXml as error:
         raise DeployRefused([Problem(UPLOAD_NAME, str(error), line=error.line)]) from None
     except authoring.AuthoringError as error:
         raise DeployRefused([Problem(UPLOAD_NAME, error.message, error.element_id, error.line)]) from None
-    return deployment.deploy(ctx, [(f"{definition.key}.{definition.kind}", content)], actor)
+    return _deployed_name(ctx, definition.key, f"{definition.key}.{definition.kind}"), content
+
+
+def _deployed_name(ctx, key: str, default: str) -> str:
+    with ctx.db.read() as session:
+        row = SpecCache.latest_row(session, key)
+    name = PurePath(row.filename).name if row is not None else ""
+    return name if name and PurePath(name).suffix == PurePath(default).suffix else default
 
 
 def deploy_files(ctx: Orchestrator, files: list[tuple[str, bytes]], actor: Actor):
@@ -134,7 +176,75 @@ def deploy_files(ctx: Orchestrator, files: list[tuple[str, bytes]], actor: Actor
     nameless = [name for name, _ in files if not name]
     if nameless:
         raise DeployRefused([Problem(UPLOAD_NAME, "filen mangler navn (bruk .bpmn, .dmn eller .form)")])
-    return deployment.deploy(ctx, files, actor)
+    return deployment.deploy(ctx, files, actor, origin=deployment.UPLOAD)
+
+
+@dataclass
+class VersionDiff:
+    """Elements of a process by id: only in the newer version, only in the older, or different."""
+
+    key: str
+    version: int
+    other: int
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+
+def compare_versions(ctx: Orchestrator, key: str, version: int, other: int, actor: Actor) -> VersionDiff:
+    """What changed from version `other` to `version` of a BPMN process, by element id (ids stay
+    stable across versions in both modelers); drawing-only changes (positions) are not changes."""
+    with ctx.db.read() as session:
+        newer, older = SpecCache.row(session, key, version), SpecCache.row(session, key, other)
+        if newer.kind != "bpmn":
+            raise Invalid("Bare prosesser kan sammenlignes", {"kind": ["Sammenligningen viser BPMN-diagrammer."]})
+        now, before = (structure.elements(_process(row)) for row in (newer, older))
+    return VersionDiff(key, version, other, added=sorted(now.keys() - before.keys()),
+                       removed=sorted(before.keys() - now.keys()),
+                       changed=sorted(i for i in now.keys() & before.keys() if now[i] != before[i]))
+
+
+def _process(row: ProcessDefinition):
+    return xmlsafe.parse(bytes(row.content)).find(f"{{{authoring.BPMN_NS}}}process[@id='{row.key}']")
+
+
+@dataclass
+class FormPreview:
+    """A form as staff will get it, and what the server says about answers typed into it."""
+
+    key: str
+    form: FormDefinition | None
+    from_draft: bool
+    problem: str | None = None  # the form cannot be read
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def preview_form(ctx: Orchestrator, key: str, actor: Actor, submitted: dict | None = None) -> FormPreview:
+    """The owner's draft of the form (else its newest version), checked against `submitted` with
+    the same validation a task uses; nothing is stored."""
+    require(actor, PROCESS_OWNER, "Forhåndsvisning")
+    with ctx.db.read() as session:
+        draft = session.scalars(select(Draft).where(Draft.key == key, Draft.kind == "form")).first()
+        row = None if draft else SpecCache.latest_row(session, key, kind="form")
+        if draft is None and row is None:
+            raise NotFound(f"skjemaet «{key}» finnes ikke")
+        content = bytes(draft.content if draft else row.content)
+    try:
+        form = parse_form(key, content)
+    except FormError as error:
+        return FormPreview(key, None, draft is not None, problem=str(error))
+    preview = FormPreview(key, form, draft is not None)
+    if submitted is not None:
+        try:
+            validate_submission(form, submitted)
+        except FormInvalid as error:
+            preview.errors = error.errors
+    return preview
+
+
+def new_process_template() -> bytes:
+    """What «Ny prosess» opens: deploy refuses it unchanged (services/deploy_checks.py)."""
+    return deploy_checks.template()
 
 
 def startable(ctx: Orchestrator, actor: Actor) -> list[Startable]:
@@ -182,14 +292,15 @@ def _versions(session, keys: list[str]) -> dict[str, list[ProcessVersion]]:
     )
     rows = session.execute(
         select(ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.kind, ProcessDefinition.name,
-               ProcessDefinition.filename, ProcessDefinition.deployed_at, ProcessDefinition.deployed_by)
+               ProcessDefinition.filename, ProcessDefinition.deployed_at, ProcessDefinition.deployed_by,
+               ProcessDefinition.origin)
         .where(ProcessDefinition.key.in_(keys))
         .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
     )
     out: dict[str, list[ProcessVersion]] = {}
-    for key, version, kind, name, filename, at, by in rows:
+    for key, version, kind, name, filename, at, by, origin in rows:
         out.setdefault(key, []).append(ProcessVersion(
-            key, version, kind, name, PurePath(filename).name, at, by, running.get((key, version), 0)))
+            key, version, kind, name, PurePath(filename).name, at, by, running.get((key, version), 0), origin))
     return out
 
 

@@ -44,6 +44,28 @@ class ProcessDefinition(Base):
     message_starts: Mapped[list] = mapped_column(JSON, default=list)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str | None] = mapped_column(String(100))
+    # where the content came from: file (orchestrator deploy / make run) | upload | browser | api;
+    # None: deployed by a release before 0008 and not backfillable. A file deploy does not replace
+    # a newer version that came from anywhere else (services/deployment.py, docs/process-owners.md).
+    origin: Mapped[str | None] = mapped_column(String(20))
+
+
+class Draft(Base):
+    """A process owner's saved, not deployed, edit of a diagram, table or form: one per key.
+
+    Not a version: nothing starts from it and staff never see it. Deploying it (or any new
+    version from the browser) removes it.
+    """
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # bpmn | dmn | form
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the version it was opened from
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    saved_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Instance(Base):

@@ -108,7 +108,7 @@ def _operation(rule, meta: dict, method: str) -> dict:
 
 
 def _success(status: int) -> str:
-    return {200: "OK", 201: "Created"}.get(status, "OK")
+    return {200: "OK", 201: "Created", 204: "No Content"}.get(status, "OK")
 
 
 def document() -> dict:

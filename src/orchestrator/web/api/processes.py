@@ -1,10 +1,10 @@
 """/api/v1/processes: deployed processes, their versions and sources; deploying new versions."""
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 
-from ...services import processes
-from ...services.errors import ServiceError
+from ...services import deployment, drafts, processes
+from ...services.errors import Invalid, NotFound, ServiceError
 from ..security import SOURCE_POLICY
 from . import schemas as s
 from .base import bp, current_actor, dump, operation, orchestrator
@@ -24,35 +24,127 @@ def list_processes(query):
     return dump(s.ProcessPageSchema(), page)
 
 
+DOCUMENT_CONTENT = {
+    "application/xml": {"schema": {"type": "string", "description": "a BPMN 2.0 or DMN document"}},
+    "application/json": {"schema": {"type": "object", "description": "a form-js form (give its key as ?key=)"}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                 "description": ".bpmn, .dmn or .form files, together (all or nothing)"}}}},
+}
+
+
 @bp.post("/processes")
 @operation(
-    summary="Deploy a BPMN or DMN document (or .bpmn/.dmn/.form files) as new versions", tag="Prosesser",
-    body_content={
-        "application/xml": {"schema": {"type": "string", "description": "a BPMN 2.0 or DMN document"}},
-        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            "file": {"type": "array", "items": {"type": "string", "format": "binary"},
-                     "description": ".bpmn, .dmn or .form files, deployed together (all or nothing)"}}}},
-    },
+    summary="Deploy a BPMN or DMN document, a form, or .bpmn/.dmn/.form files as new versions", tag="Prosesser",
+    query=s.DocumentQuery, body_content=DOCUMENT_CONTENT,
     responses={201: s.DeployResultSchema, 200: s.DeployResultSchema},
     description="201 when a new version was stored; 200 when every file equals its latest version. "
                 "422 with `problems` (file, element id, line, message) when anything is invalid: nothing "
-                "is stored then. Requires the role process_owner.",
+                "is stored then. A document posted from a signed-in browser is recorded as made in the "
+                "browser (file deploys will not overwrite it without --force); with a token, as made via "
+                "the API. Requires the role process_owner.",
     errors=(403, 415, 422),
 )
-def deploy():
+def deploy(query):
     actor, ctx = current_actor(), orchestrator()
     if request.mimetype == "multipart/form-data":
         files = [(f.filename or "", f.read()) for f in request.files.getlist("file")]
         deployed = processes.deploy_files(ctx, files, actor)
-    elif request.mimetype in XML_TYPES:
-        deployed = processes.deploy_document(ctx, request.get_data(), actor)
     else:
-        raise UnsupportedMediaType("Send dokumentet som application/xml eller som filer i multipart/form-data (feltet «file»).")
+        content, form_key = _document(query)
+        origin = deployment.API if g.get("auth_method") == "bearer" else deployment.BROWSER
+        deployed = processes.deploy_document(ctx, content, actor, origin=origin, form_key=form_key)
     main = next((d for d in deployed if d.kind == "bpmn" and d.changed), None) or next(
         (d for d in deployed if d.changed), None) or deployed[0]
     changed = any(d.changed for d in deployed)
     body = {"key": main.key, "version": main.version, "kind": main.kind, "changed": changed, "deployed": deployed}
     return dump(s.DeployResultSchema(), body, 201 if changed else 200)
+
+
+@bp.post("/processes/check")
+@operation(
+    summary="What deploying a document (or files) would refuse, without deploying", tag="Prosesser",
+    query=s.DocumentQuery, body_content=DOCUMENT_CONTENT, responses={200: s.CheckResultSchema},
+    description="The same checks as deploy; nothing is stored. `problems` is empty when deploy would accept "
+                "it. The browser editors call this while a process owner edits. Requires process_owner.",
+    errors=(403, 415, 422),
+)
+def check(query):
+    actor, ctx = current_actor(), orchestrator()
+    if request.mimetype == "multipart/form-data":
+        files = [(f.filename or "", f.read()) for f in request.files.getlist("file")]
+        problems = processes.check_files(ctx, files, actor)
+    else:
+        content, form_key = _document(query)
+        problems = processes.check_document(ctx, content, actor, form_key=form_key)
+    return dump(s.CheckResultSchema(), {"ok": not problems, "problems": problems})
+
+
+def _document(args: dict) -> tuple[bytes, str | None]:
+    """The posted document and, for a form, its key (`args`: the declared query)."""
+    if request.mimetype in XML_TYPES:
+        return request.get_data(), None
+    if request.mimetype == "application/json":
+        if not args.get("key"):
+            raise Invalid("Et skjema trenger en nøkkel", {"key": ["Oppgi skjemaets nøkkel som ?key=."]})
+        return request.get_data(), args["key"]
+    raise UnsupportedMediaType("Send dokumentet som application/xml, et skjema som application/json, "
+                               "eller filer i multipart/form-data (feltet «file»).")
+
+
+@bp.get("/processes/<key:key>/draft")
+@operation(summary="A process owner's saved draft of a diagram, table or form (not a version)", tag="Prosesser",
+           responses={200: s.DraftSchema}, errors=(403, 404),
+           description="The draft's content is at `/processes/{key}/draft/content`. Requires process_owner.")
+def get_draft(key):
+    draft = drafts.get(orchestrator(), key, current_actor())
+    if draft is None:
+        raise NotFound(f"det finnes ikke noe utkast av «{key}»")
+    return dump(s.DraftSchema(), draft)
+
+
+@bp.get("/processes/<key:key>/draft/content")
+@operation(summary="The content of a draft, as it was saved", tag="Prosesser",
+           responses={200: {"application/xml": {"schema": {"type": "string"}},
+                            "application/json": {"schema": {"type": "object"}}}}, errors=(403, 404))
+def draft_content(key):
+    draft = drafts.get(orchestrator(), key, current_actor())
+    if draft is None:
+        raise NotFound(f"det finnes ikke noe utkast av «{key}»")
+    return source_response(processes.Source(key, 0, draft.kind, f"{key}.{draft.kind}", draft.content))
+
+
+@bp.put("/processes/<key:key>/draft")
+@operation(summary="Save a draft: stored, not checked, not deployed; nothing can start from it", tag="Prosesser",
+           query=s.DraftQuery, responses={200: s.DraftSchema},
+           body_content={k: v for k, v in DOCUMENT_CONTENT.items() if k != "multipart/form-data"},
+           description="One draft per key: saving again replaces it. Deploying a new version from the browser "
+                       "removes it. Requires process_owner.", errors=(403, 415, 422))
+def save_draft(key, query):
+    if request.mimetype in XML_TYPES:
+        kind = drafts.kind_of_xml(request.get_data())
+    elif request.mimetype == "application/json":
+        kind = "form"
+    else:
+        raise UnsupportedMediaType("Send utkastet som application/xml eller application/json.")
+    draft = drafts.save(orchestrator(), key, kind, request.get_data(), current_actor(), query.get("base_version"))
+    return dump(s.DraftSchema(), draft)
+
+
+@bp.delete("/processes/<key:key>/draft")
+@operation(summary="Discard a draft", tag="Prosesser", responses={204: {}}, errors=(403, 404))
+def discard_draft(key):
+    drafts.discard(orchestrator(), key, current_actor())
+    return "", 204
+
+
+@bp.get("/processes/<key:key>/versions/<id:version>/diff")
+@operation(summary="What changed on the diagram from another version to this one", tag="Prosesser",
+           query=s.DiffQuery, responses={200: s.VersionDiffSchema}, errors=(404, 422),
+           description="Element ids added, removed and changed (not counting where they are drawn).")
+def version_diff(key, version, query):
+    diff = processes.compare_versions(orchestrator(), key, version, query["against"], current_actor())
+    return dump(s.VersionDiffSchema(), diff)
 
 
 @bp.get("/processes/<key:key>")

@@ -90,6 +90,9 @@ class ProcessVersionSchema(Schema):
     deployed_at = fields.DateTime(required=True)
     deployed_by = fields.String(allow_none=True)
     running_instances = fields.Integer(required=True)
+    origin = fields.String(allow_none=True, metadata={
+        "enum": ["file", "upload", "browser", "api", None],
+        "description": "where the content came from; null: deployed before this was recorded"})
 
 
 class ProcessSchema(Schema):
@@ -116,6 +119,7 @@ class DeployedSchema(Schema):
     kind = fields.String(required=True)
     filename = fields.String(required=True)
     changed = fields.Boolean(required=True, metadata={"description": "false: identical to the latest version"})
+    note = fields.String(allow_none=True, metadata={"description": "why a file was left out"})
 
 
 class DeployResultSchema(Schema):
@@ -124,6 +128,46 @@ class DeployResultSchema(Schema):
     kind = fields.String(required=True)
     changed = fields.Boolean(required=True)
     deployed = fields.List(fields.Nested(DeployedSchema), required=True)
+
+
+class DocumentQuery(RequestSchema):
+    key = text(metadata={"description": "a form's key (required for a form-js JSON body)"})
+
+
+class CheckResultSchema(Schema):
+    ok = fields.Boolean(required=True, metadata={"description": "true: deploy would accept it"})
+    problems = fields.List(fields.Nested(ProblemSchema), required=True)
+
+
+class DraftQuery(RequestSchema):
+    base_version = fields.Integer(validate=validate.Range(min=1, max=1_000_000, error="Fra 1."),
+                                  error_messages={"invalid": "Skriv et helt tall."},
+                                  metadata={"description": "the version the draft was opened from"})
+
+
+class DraftSchema(Schema):
+    key = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"enum": list(KINDS)})
+    base_version = fields.Integer(allow_none=True)
+    latest_version = fields.Integer(allow_none=True)
+    behind = fields.Boolean(required=True, metadata={"description": "a newer version was deployed since"})
+    saved_at = fields.DateTime(required=True)
+    saved_by = fields.String(allow_none=True)
+
+
+class DiffQuery(RequestSchema):
+    against = fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000, error="Fra 1."),
+                             error_messages={"invalid": "Skriv et helt tall.", "required": "Påkrevd."},
+                             metadata={"description": "the version to compare with"})
+
+
+class VersionDiffSchema(Schema):
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    other = fields.Integer(required=True)
+    added = fields.List(fields.String(), required=True, metadata={"description": "element ids only in `version`"})
+    removed = fields.List(fields.String(), required=True, metadata={"description": "element ids only in `other`"})
+    changed = fields.List(fields.String(), required=True, metadata={"description": "element ids in both, different"})
 
 
 # --- instances -----------------------------------------------------------------------------

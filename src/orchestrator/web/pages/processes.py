@@ -1,13 +1,14 @@
 """Process owners: processes and their versions, diagrams, the browser modeler, uploads."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 
-from ...services import processes
+from ...services import drafts, processes
 from ...services.access import PROCESS_OWNER, require
-from ...services.errors import DeployRefused
+from ...services.errors import DeployRefused, NotFound
 from ..api.processes import source_response
 from ..auth import current_actor, orchestrator
+from ..forms_render import FormView, parse_submission
 from ..security import MODELER_POLICY
 from . import PER_PAGE, int_arg
 
@@ -23,8 +24,9 @@ def _list_page(problems=None, status: int = 200):
     actor, ctx = current_actor(), orchestrator()
     page = processes.list_processes(ctx, actor, request.args.get("kind") if request.args.get("kind") in processes.KINDS
                                     else None, int_arg("page"), PER_PAGE)
-    return render_template("processes/list.html", page=page, problems=problems or [],
-                           may_deploy=actor.has(PROCESS_OWNER)), status
+    owner = actor.has(PROCESS_OWNER)
+    return render_template("processes/list.html", page=page, problems=problems or [], may_deploy=owner,
+                           drafts=drafts.list_drafts(ctx, actor) if owner else []), status
 
 
 @bp.post("/processes/upload")
@@ -55,8 +57,11 @@ def version_page(key, version):
     process = processes.get_process(orchestrator(), key, actor)
     source = processes.source(orchestrator(), key, version, actor)
     text = None if source.kind == "bpmn" else source.content.decode("utf-8", errors="replace")
+    others = [v.version for v in process.versions if v.version != version]
+    against = request.args.get("mot", type=int)
     return render_template("processes/version.html", process=process, source=source, text=text,
-                           may_deploy=actor.has(PROCESS_OWNER))
+                           may_deploy=actor.has(PROCESS_OWNER), others=others,
+                           against=against if against in others else None)
 
 
 @bp.get("/processes/<key:key>/versions/<id:version>/xml")
@@ -65,24 +70,83 @@ def version_xml(key, version):
     return source_response(source, download=request.args.get("download") == "1")
 
 
+# --- the diagram modeler ---------------------------------------------------------------------
 @bp.get("/modeler")
 def modeler_new():
     require(current_actor(), PROCESS_OWNER, "Modellereren")
-    return _modeler_page(None, url_for("static", filename="app/ny-prosess.bpmn"))
+    return _editor_page("processes/modeler.html", None, url_for("processes.new_process_template"), None)
+
+
+@bp.get("/modeler/ny-prosess.bpmn")
+def new_process_template():
+    require(current_actor(), PROCESS_OWNER, "Modellereren")
+    return Response(processes.new_process_template(), mimetype="application/xml")
 
 
 @bp.get("/modeler/<key:key>")
 def modeler(key):
-    actor = current_actor()
-    require(actor, PROCESS_OWNER, "Modellereren")
-    process = processes.get_process(orchestrator(), key, actor)
-    if process.kind != "bpmn":
-        flash("Modellereren redigerer BPMN-prosesser; last opp DMN- og skjemafiler som filer.", "info")
-        return redirect(url_for("processes.process_page", key=key))
-    return _modeler_page(process, url_for("processes.version_xml", key=key, version=process.latest_version))
+    return _open_editor(key, "bpmn", "processes/modeler.html")
 
 
-def _modeler_page(process, source_url: str):
-    response = make_response(render_template("processes/modeler.html", process=process, source_url=source_url))
+# --- the form and decision table editors -----------------------------------------------------
+@bp.get("/skjemaer/<key:key>/rediger")
+def form_editor(key):
+    return _open_editor(key, "form", "processes/form_editor.html")
+
+
+@bp.get("/tabeller/<key:key>/rediger")
+def dmn_editor(key):
+    return _open_editor(key, "dmn", "processes/dmn_editor.html")
+
+
+@bp.route("/skjemaer/<key:key>/forhandsvisning", methods=["GET", "POST"])
+def form_preview(key):
+    """The form (its draft, else its newest version) drawn and checked exactly as a staff task
+    draws and checks it; what is typed is validated and then forgotten."""
+    actor, ctx = current_actor(), orchestrator()
+    preview = processes.preview_form(ctx, key, actor)
+    values, status = {}, 200
+    if request.method == "POST" and preview.form is not None:
+        values = parse_submission(preview.form, request.form, {})
+        preview = processes.preview_form(ctx, key, actor, values)
+        status = 422 if preview.errors else 200
+    view = FormView(preview.form, values, preview.errors, {}) if preview.form else None
+    return render_template("processes/form_preview.html", preview=preview, view=view,
+                           checked=request.method == "POST"), status if view else 422
+
+
+def _open_editor(key: str, kind: str, template: str):
+    """The owner's draft of `key` if there is one, else its newest version."""
+    actor, ctx = current_actor(), orchestrator()
+    require(actor, PROCESS_OWNER, "Redigering")
+    draft = drafts.get(ctx, key, actor)
+    if draft is not None and draft.kind != kind:
+        draft = None
+    process = None
+    try:
+        process = processes.get_process(ctx, key, actor)
+    except NotFound:
+        if draft is None:
+            raise
+    if process is not None and process.kind != kind:
+        return redirect(url_for(EDITORS[process.kind], key=key))
+    if draft is not None:
+        source_url = url_for("api.draft_content", key=key)
+    else:
+        source_url = url_for("processes.version_xml", key=key, version=process.latest_version)
+    return _editor_page(template, process, source_url, draft, key)
+
+
+EDITORS = {"bpmn": "processes.modeler", "form": "processes.form_editor", "dmn": "processes.dmn_editor"}
+
+
+@bp.app_template_global()
+def editor_endpoint(kind: str) -> str:
+    """The page that edits this kind of document in the browser."""
+    return EDITORS[kind]
+
+
+def _editor_page(template: str, process, source_url: str, draft, key: str | None = None):
+    response = make_response(render_template(template, process=process, source_url=source_url, draft=draft, key=key))
     response.headers["Content-Security-Policy"] = MODELER_POLICY
     return response

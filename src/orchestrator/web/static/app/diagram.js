@@ -1,5 +1,6 @@
 /* Draws a deployed diagram with bpmn-js (NavigatedViewer); on an instance page it also marks
-   completed elements and walked flows, active tasks and waiting timers with their due dates. */
+   completed elements and walked flows, active tasks and waiting timers with their due dates; on a
+   version page compared with another version, what was added and changed (the server's diff). */
 (function () {
   "use strict";
   var container = document.getElementById("diagram");
@@ -61,6 +62,36 @@
     });
   }
 
+  function markDiff() {
+    var url = container.getAttribute("data-diff-url");
+    if (!url) return null;
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (diff) {
+        if (!diff) return;
+        var canvas = viewer.get("canvas");
+        var registry = viewer.get("elementRegistry");
+        diff.added.forEach(function (id) { if (registry.get(id)) canvas.addMarker(id, "orc-added"); });
+        diff.changed.forEach(function (id) { if (registry.get(id)) canvas.addMarker(id, "orc-changed"); });
+        var list = document.getElementById("diff-summary");
+        if (list) {
+          var parts = [["Lagt til", diff.added], ["Endret", diff.changed], ["Fjernet", diff.removed]];
+          list.textContent = "";
+          parts.forEach(function (part) {
+            var item = document.createElement("li");
+            item.setAttribute("data-kind", part[0]);
+            item.textContent = part[0] + ": " + (part[1].length ? part[1].map(function (id) {
+              var element = registry.get(id);
+              var name = element && element.businessObject.name;
+              return name ? name + " (" + id + ")" : id;
+            }).join(", ") : "ingenting");
+            list.appendChild(item);
+          });
+        }
+        container.setAttribute("data-diff", [diff.added.length, diff.changed.length, diff.removed.length].join(","));
+      });
+  }
+
   fetch(container.getAttribute("data-xml-url"), { credentials: "same-origin" })
     .then(function (response) {
       if (!response.ok) throw new Error("Diagrammet kunne ikke hentes (" + response.status + ").");
@@ -70,6 +101,9 @@
     .then(function () {
       viewer.get("canvas").zoom("fit-viewport", "auto");
       if (state) mark();
+      return markDiff();
+    })
+    .then(function () {
       container.setAttribute("data-state", "ready");
     })
     .catch(function (error) { showError("Diagrammet kunne ikke vises: " + error.message); });
