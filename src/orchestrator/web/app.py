@@ -10,7 +10,7 @@ from flask_wtf.csrf import generate_csrf
 
 from ..config import Settings
 from ..services.context import Orchestrator
-from . import auth, errors, formatting, forms_render, security
+from . import auth, errors, formatting, forms_render, oidc, security
 from .converters import register_converters
 
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, orchestrator: Orchestrator | No
     app.extensions["orchestrator"] = orchestrator
     register_converters(app)
     security.configure(app, settings)
+    oidc.configure(app, settings)
 
     app.before_request(auth.load_actor)
     app.before_request(auth.require_login)
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, orchestrator: Orchestrator | No
     from .pages import register as register_pages
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(oidc.bp)
     app.register_blueprint(api_bp)
     register_pages(app)
     errors.register(app)

@@ -80,6 +80,7 @@ class HealthSchema(Schema):
 class MeSchema(Schema):
     username = fields.String(required=True)
     roles = fields.List(fields.String(), required=True)
+    services = fields.List(fields.String(), required=True, metadata={"description": "the services (tjenester) the user belongs to"})
 
 
 # --- processes -----------------------------------------------------------------------------
