@@ -14,7 +14,7 @@ from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_t
 
 from ..services import login_throttle, sessions, tokens, users
 from ..services.access import Actor
-from .security import csrf
+from .security import csrf, login_policy
 
 bp = Blueprint("auth", __name__)
 
@@ -110,8 +110,13 @@ def home_for(actor: Actor) -> str:
 
 def login_page(status: int = 200, **values):
     oidc = orchestrator().settings.oidc
-    return render_template("login.html", local_login=orchestrator().settings.local_login,
-                           oidc_name=oidc.provider_name if oidc else None, **values), status
+    response = current_app.make_response((render_template(
+        "login.html", local_login=orchestrator().settings.local_login,
+        oidc_name=oidc.provider_name if oidc else None, **values), status))
+    if oidc:
+        # «Logg inn med …» posts here and is redirected to the provider: CSP's form-action covers that redirect
+        response.headers["Content-Security-Policy"] = login_policy(oidc.issuer)
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -129,9 +134,8 @@ def login():
     wait = login_throttle.wait(orchestrator(), username, address)
     if wait.total_seconds() > 0:
         minutes = max(1, -(-int(wait.total_seconds()) // 60))
-        page = login_page(429, next=target or "", username=username,
-                          error=f"For mange mislykkede forsøk. Vent {minutes} min og prøv igjen.")
-        response = current_app.make_response(page)
+        response = login_page(429, next=target or "", username=username,
+                              error=f"For mange mislykkede forsøk. Vent {minutes} min og prøv igjen.")
         response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
         return response
     actor = users.authenticate(orchestrator(), username, password) if username and password else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
@@ -34,6 +35,14 @@ CONTENT_SECURITY_POLICY = "; ".join([
 # carrying style attributes (min-dom's domify -> innerHTML), which CSP counts as inline styles
 # (measured in tests/test_browser.py). Scripts stay 'self' there too.
 MODELER_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+def login_policy(issuer: str) -> str:
+    """The login page's policy: its «Logg inn med …» form ends in a redirect to the provider."""
+    parts = urlsplit(issuer)
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
 # Raw uploaded documents (BPMN/DMN/form sources) are shown as data, never as a live document.
 SOURCE_POLICY = "default-src 'none'; sandbox"
 
