@@ -67,3 +67,41 @@ def _as_datetime(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def test_api_tokens_made_before_the_identity_migration_keep_working_with_an_expiry(tmp_path):
+    import hashlib
+    from datetime import timedelta
+
+    from orchestrator import clock
+    from orchestrator.config import Settings
+    from orchestrator.services import tokens
+    from orchestrator.services.context import Orchestrator
+
+    url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    database = Database(url)
+    old, during = "orc_laget-av-forrige-versjon", "orc_laget-mens-oppgraderingen-pagikk"
+    try:
+        migrate.upgrade(database, "0005")
+        with database.engine.begin() as connection:
+            connection.execute(text("INSERT INTO users (id, username, active, created_at) "
+                                    "VALUES (1, 'kari', 1, '2026-01-01 09:00:00')"))
+            connection.execute(text("INSERT INTO user_roles (user_id, role) VALUES (1, 'koordinerende_enhet')"))
+            connection.execute(text("INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES "
+                                    "(1, :h, '2026-01-01 09:00:00')"), {"h": hashlib.sha256(old.encode()).hexdigest()})
+        migrate.upgrade(database)
+        with database.engine.begin() as connection:  # the previous release, still running, knows no expires_at
+            connection.execute(text("INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES (1, :h, :at)"),
+                               {"h": hashlib.sha256(during.encode()).hexdigest(),
+                                "at": clock.now().replace(tzinfo=None).isoformat(sep=" ")})
+    finally:
+        database.dispose()
+    orc = Orchestrator(Settings(home=tmp_path, database_url=url, secret_key="test"))
+    try:
+        kept = tokens.actor_for_token(orc, old)  # the token, the user and her roles all survived the upgrade
+        assert kept.username == "kari" and kept.roles == frozenset({"koordinerende_enhet"})
+        assert tokens.actor_for_token(orc, during).username == "kari"
+        with clock.frozen(clock.now() + timedelta(days=91)):  # 90 days from the upgrade and from its creation
+            assert tokens.actor_for_token(orc, old) is None and tokens.actor_for_token(orc, during) is None
+    finally:
+        orc.close()

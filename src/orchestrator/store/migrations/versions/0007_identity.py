@@ -23,14 +23,14 @@ TOKEN_DAYS = 90
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("access_version", sa.Integer(), nullable=False, server_default=sa.text("1")))
-        batch_op.add_column(sa.Column("oidc_issuer", sa.String(length=300), nullable=True))
-        batch_op.add_column(sa.Column("oidc_subject", sa.String(length=300), nullable=True))
-        batch_op.create_unique_constraint("uq_users_oidc_identity", ["oidc_issuer", "oidc_subject"])
-    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
+    # Plain ADD COLUMN, never a batch rebuild: rebuilding `users` on SQLite drops the old table, and
+    # with foreign keys on that cascades to user_roles and api_tokens (every token would be lost).
+    op.add_column("users", sa.Column("access_version", sa.Integer(), nullable=False, server_default=sa.text("1")))
+    op.add_column("users", sa.Column("oidc_issuer", sa.String(length=300), nullable=True))
+    op.add_column("users", sa.Column("oidc_subject", sa.String(length=300), nullable=True))
+    op.create_index("ix_users_oidc_identity", "users", ["oidc_issuer", "oidc_subject"], unique=True)
+    op.add_column("api_tokens", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("api_tokens", sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
     expires = datetime.now(timezone.utc) + timedelta(days=TOKEN_DAYS)
     if op.get_bind().dialect.name == "sqlite":
         expires = expires.replace(tzinfo=None)  # as store/types.py keeps UTC in SQLite
@@ -86,11 +86,8 @@ def downgrade() -> None:
     op.drop_table("login_attempts")
     op.drop_table("user_sessions")
     op.drop_table("user_services")
-    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.drop_column("revoked_at")
-        batch_op.drop_column("expires_at")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_users_oidc_identity", type_="unique")
-        batch_op.drop_column("oidc_subject")
-        batch_op.drop_column("oidc_issuer")
-        batch_op.drop_column("access_version")
+    # ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35, PostgreSQL), again without rebuilding `users`
+    op.drop_index("ix_users_oidc_identity", table_name="users")
+    for table, column in (("api_tokens", "revoked_at"), ("api_tokens", "expires_at"), ("users", "oidc_subject"),
+                          ("users", "oidc_issuer"), ("users", "access_version")):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
