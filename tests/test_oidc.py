@@ -146,3 +146,16 @@ def test_password_sign_in_can_be_turned_off(orc, settings, provider):
     assert "Logg inn med Testkommunens innlogging" in page and 'name="password"' not in page
     refused = web.post("/login", {"username": "kari", "password": "et-langt-lokalt-passord"})
     assert refused.status_code == 403 and web.get("/instances").status_code == 302
+
+
+def test_a_mapping_naming_an_unknown_role_or_service_stops_the_start_not_a_sign_in(orc, settings):
+    from orchestrator.config import OidcSettings
+    from orchestrator.services.errors import Invalid
+
+    settings.oidc = OidcSettings(issuer="https://idp.kommune.example", client_id="c",
+                                 mapping={"groups": {"ledere": {"roles": ["sjef"]}}})
+    with pytest.raises(Invalid, match="ukjente roller sjef"):
+        create_app(orchestrator=orc)
+    settings.oidc.mapping = {"groups": {"ledere": {"roles": ["leder"], "services": ["bibliotek"]}}}
+    with pytest.raises(Invalid, match="Ukjente tjenester"):
+        create_app(orchestrator=orc)

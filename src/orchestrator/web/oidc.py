@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, abort, current_app, redirect, request, sessi
 from joserfc.errors import JoseError
 
 from ..config import Settings
-from ..services import identity
+from ..services import identity, tjenester
 from .auth import safe_next, home_for, login_page, orchestrator, sign_in
 
 bp = Blueprint("oidc", __name__)
@@ -29,6 +29,7 @@ NEXT_KEY = "oidc_next"
 def configure(app: Flask, settings: Settings) -> None:
     if settings.oidc is None:
         return
+    identity.mapping(settings.oidc, tjenester.catalogue(settings))  # a wrong mapping stops the start, not a sign-in
     oauth = OAuth(app)
     oauth.register(
         CLIENT,
