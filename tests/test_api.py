@@ -94,7 +94,7 @@ def test_health_is_503_when_the_database_does_not_answer(settings):
 
 def test_me_names_the_token_owner_and_roles(web, role_users):
     body = web.api("GET", "/api/v1/me", role_users.tokens["koordinator"]).get_json()
-    assert body == {"username": "kora", "roles": ["koordinator"]}
+    assert body == {"username": "kora", "roles": ["koordinator"], "services": []}
 
 
 def test_unknown_api_addresses_and_huge_ids_are_json_404s(web, role_users):

@@ -67,3 +67,74 @@ def _as_datetime(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def test_api_tokens_made_before_the_identity_migration_keep_working_with_an_expiry(tmp_path):
+    import hashlib
+    from datetime import timedelta
+
+    from orchestrator import clock
+    from orchestrator.config import Settings
+    from orchestrator.services import tokens
+    from orchestrator.services import bootstrap
+
+    url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    database = Database(url)
+    old, during = "orc_laget-av-forrige-versjon", "orc_laget-mens-oppgraderingen-pagikk"
+    try:
+        migrate.upgrade(database, "0005")
+        with database.engine.begin() as connection:
+            connection.execute(text("INSERT INTO users (id, username, active, created_at) "
+                                    "VALUES (1, 'kari', 1, '2026-01-01 09:00:00')"))
+            connection.execute(text("INSERT INTO user_roles (user_id, role) VALUES (1, 'koordinerende_enhet')"))
+            connection.execute(text("INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES "
+                                    "(1, :h, '2026-01-01 09:00:00')"), {"h": hashlib.sha256(old.encode()).hexdigest()})
+        migrate.upgrade(database)
+        with database.engine.begin() as connection:  # the previous release, still running, knows no expires_at
+            connection.execute(text("INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES (1, :h, :at)"),
+                               {"h": hashlib.sha256(during.encode()).hexdigest(),
+                                "at": clock.now().replace(tzinfo=None).isoformat(sep=" ")})
+    finally:
+        database.dispose()
+    orc = bootstrap.build(Settings(home=tmp_path, database_url=url, secret_key="test"))
+    try:
+        kept = tokens.actor_for_token(orc, old)  # the token, the user and her roles all survived the upgrade
+        assert kept.username == "kari" and kept.roles == frozenset({"koordinerende_enhet"})
+        assert tokens.actor_for_token(orc, during).username == "kari"
+        with clock.frozen(clock.now() + timedelta(days=91)):  # 90 days from the upgrade and from its creation
+            assert tokens.actor_for_token(orc, old) is None and tokens.actor_for_token(orc, during) is None
+    finally:
+        orc.close()
+
+
+def test_no_migration_loses_the_rows_of_a_running_case(tmp_path):
+    """On SQLite a batch rebuild of a table drops it, and with foreign keys on, every row that
+    cascades from it (an instance's tasks, timers and message waits) goes too: upgrading from the
+    schema of the previous release, and down again, keeps them all."""
+    database = Database(f"sqlite:///{tmp_path / 'cases.db'}")
+    try:
+        migrate.upgrade(database, "0005")
+        with database.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO instances (id, process_key, process_version, status, state, pins, created_at, "
+                "updated_at, lock_version) VALUES (1, 'p', 1, 'running', '{}', '{}', '2027-01-01 09:00:00', "
+                "'2027-01-01 09:00:00', 1)"))
+            _old_release_inserts_a_task(connection, "t1", None)
+            connection.execute(text("INSERT INTO timers (instance_id, process_key, task_id, element_id, kind, due_at) "
+                                    "VALUES (1, 'p', 'x', 'frist', 'date', '2027-02-01 09:00:00')"))
+            connection.execute(text("INSERT INTO message_waits (instance_id, name) VALUES (1, 'svar')"))
+
+        def counts():
+            with database.engine.connect() as connection:
+                return [connection.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                        for t in ("instances", "tasks", "timers", "message_waits")]
+
+        migrate.upgrade(database)
+        assert counts() == [1, 1, 1, 1]
+        config = migrate.alembic_config(database)
+        with database.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005")
+        assert counts() == [1, 1, 1, 1]
+    finally:
+        database.dispose()

@@ -43,6 +43,7 @@ def test_the_task_list_shows_my_tasks_and_my_queues_with_due_dates_and_overdue_m
     assert "18.01.2027 kl. 09:00" in queue and "Forfalt" not in queue  # 14 days, in Oslo time
     assert "Ta oppgaven" in queue
     clock.advance(timedelta(days=15))
+    web.login("tina")  # a fortnight later the session has long timed out: signed in again
     assert "Forfalt" in _text(web.get("/tasks?scope=roles"))
     [task] = open_tasks(orc, started.id)
     claimed = web.post(f"/tasks/{task.id}/claim")

@@ -16,7 +16,7 @@ import diagrams
 pytest.register_assert_rewrite("webtools")  # it is also this module's plugin (pytest_plugins below)
 from webtools import GOOD_OPPSTART, ROLE_USERS, as_form_items, rich_form_process
 
-from orchestrator.services import instances, tasks, users
+from orchestrator.services import instances, tasks, tokens, users
 from orchestrator.services.access import SYSTEM, Actor
 from orchestrator.store.models import OpenTask
 
@@ -75,6 +75,15 @@ def _completed(w: World) -> str:
     task_id = w.gateway_task()
     tasks.complete(w.orc, task_id, GOOD_VURDERING, SYSTEM)
     return task_id
+
+
+def _fresh_token_id(w: World, username: str) -> int:
+    tokens.create(w.orc, username, "matrisetest")
+    return tokens.list_tokens(w.orc, SYSTEM, username)[0].id  # newest first
+
+
+def _own_token_id(client, w: World, token: str) -> int:
+    return _fresh_token_id(w, client.api("GET", "/api/v1/me", token).get_json()["username"])
 
 
 def _new_version() -> str:
@@ -198,6 +207,20 @@ CASES = [
     Case("POST /processes/upload", lambda c, w, t: c.post(
         "/processes/upload", {"file": (io.BytesIO(_new_version().encode()), "test_gateway.bpmn")},
         content_type="multipart/form-data"), only(302, {PO}, 403)),
+    # --- API keys page: everyone their own; a manager anyone's (services/tokens.py) ---
+    Case("GET /tokens", lambda c, w, t: c.get("/tokens"), ALL),
+    Case("GET /tokens lists everyone's", lambda c, w, t: _status_if(c.get("/tokens"), "<th>Bruker</th>"),
+         only(200, {MA}, 204)),
+    Case("POST /tokens (a new own key)", lambda c, w, t: c.post("/tokens", {"label": "skript", "expires_in_days": "30"}),
+         {r: 201 for r in ROLES}),
+    Case("POST /tokens/<own>/revoke", lambda c, w, t: c.post(f"/tokens/{_own_token_id(c, w, t)}/revoke"),
+         {r: 302 for r in ROLES}),
+    Case("POST /tokens/<kjell's>/revoke", lambda c, w, t: c.post(f"/tokens/{_fresh_token_id(w, 'kjell')}/revoke"),
+         only(302, {MA}, 404)),
+    # --- sign-in through a provider: not configured here, so not there ---
+    Case("POST /login/oidc", lambda c, w, t: c.post("/login/oidc"), {r: 404 for r in ROLES}),
+    Case("GET /login/oidc/callback", lambda c, w, t: c.get("/login/oidc/callback?code=x&state=y"),
+         {r: 404 for r in ROLES}),
 ]
 
 

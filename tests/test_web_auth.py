@@ -1,11 +1,17 @@
-"""Signing in and out, argon2 passwords, bearer tokens, 401 versus redirect, CSRF, cookies, headers."""
+"""Signing in and out, server-side sessions and their timeouts, deactivation and role changes taking
+effect at once, argon2 passwords, bearer tokens, 401 versus redirect, CSRF, cookies, headers."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
 from sqlalchemy import select
 
-
 from orchestrator.services import users
-from orchestrator.store.models import User
+from orchestrator.store.models import User, UserSession
 from orchestrator.web.app import create_app
 
 pytest_plugins = ["webtools"]  # the web fixtures: app, web, new_client, role_users
@@ -56,6 +62,88 @@ def test_logging_out_ends_the_session_and_needs_a_post(web, orc):
     assert out.status_code == 302 and out.headers["Location"] == "/login"
     assert "Du er logget ut." in web.get("/login").get_data(as_text=True)
     assert web.get("/instances").status_code == 302
+
+
+@pytest.fixture
+def cli(tmp_path, database_url):
+    """The `orchestrator` command as an operator runs it: another process on the same database."""
+    env = {**os.environ, "ORCHESTRATOR_HOME": str(tmp_path), "ORCHESTRATOR_DATABASE_URL": database_url}
+
+    def _run(*args):
+        result = subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], capture_output=True, text=True,
+                                env=env, timeout=120)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        return result
+
+    return _run
+
+
+def _session_cookie(web) -> str:
+    return web.client.get_cookie("orkestrator_sesjon").value
+
+
+def test_a_session_cookie_saved_before_logout_no_longer_works_after_it(web, new_client, orc):
+    _user(orc)
+    _login(web, "kari", PASSWORD)
+    saved = _session_cookie(web)
+    assert web.post("/logout").status_code == 302
+    thief = new_client()
+    thief.client.set_cookie("orkestrator_sesjon", saved)
+    assert thief.get("/instances").status_code == 302
+    assert thief.api("GET", "/api/v1/me").status_code == 401
+
+
+def test_the_cookie_holds_only_a_random_session_id_and_the_database_only_its_hash(web, orc):
+    _user(orc)
+    _login(web, "kari", PASSWORD)
+    with web.client.session_transaction() as cookie:
+        assert set(cookie) <= {"sid", "csrf_token", "_permanent"} and "kari" not in cookie.values()
+        session_id = cookie["sid"]
+    with orc.db.read() as session:
+        [row] = session.scalars(select(UserSession)).all()
+    assert row.token_hash != session_id and session_id not in row.token_hash and len(row.token_hash) == 64
+    assert row.method == "password" and row.revoked_at is None
+
+
+def test_a_session_ends_after_30_idle_minutes_and_8_hours_after_sign_in_in_any_case(web, orc, clock):
+    _user(orc)
+    _login(web, "kari", PASSWORD)
+    for _ in range(23):  # busy all day: a request every 20 minutes, 7 h 40 min
+        clock.advance(timedelta(minutes=20))
+        assert web.get("/instances").status_code == 200
+    clock.advance(timedelta(minutes=20))  # 8 hours after signing in
+    assert web.get("/instances").status_code == 302
+    _login(web, "kari", PASSWORD)
+    clock.advance(timedelta(minutes=29))
+    assert web.get("/instances").status_code == 200
+    clock.advance(timedelta(minutes=31))  # away from the desk for more than half an hour
+    assert web.get("/instances").status_code == 302
+
+
+def test_deactivating_a_user_from_the_command_line_ends_sessions_and_tokens_at_once(web, orc, cli):
+    _user(orc)
+    _login(web, "kari", PASSWORD)
+    token = users.create_token(orc, "kari")
+    assert web.get("/instances").status_code == 200 and web.api("GET", "/api/v1/me", token).status_code == 200
+    cli("users", "deactivate", "kari")  # another process: nothing is shared with this one but the database
+    assert web.get("/instances").status_code == 302
+    assert web.api("GET", "/api/v1/me", token).status_code == 401
+    assert _login(web, "kari", PASSWORD).status_code == 401
+    cli("users", "activate", "kari")
+    assert web.api("GET", "/api/v1/me", token).status_code == 401  # activation gives no old token back
+    assert _login(web, "kari", PASSWORD).status_code == 302
+
+
+def test_a_role_or_service_change_takes_effect_at_the_next_request(web, orc, cli, role_users):
+    web.login("tina")
+    token = role_users.tokens["tjenesteyter"]
+    assert web.get("/dashboard").status_code == 403
+    assert web.api("GET", "/api/v1/me", token).get_json() == {"username": "tina", "roles": ["tjenesteyter"],
+                                                              "services": []}
+    cli("users", "update", "tina", "--role", "manager", "--service", "skole", "--service", "ppt")
+    assert web.get("/dashboard").status_code == 200
+    assert web.api("GET", "/api/v1/me", token).get_json() == {"username": "tina", "roles": ["manager"],
+                                                              "services": ["ppt", "skole"]}
 
 
 def test_repeated_wrong_passwords_lock_the_login_for_a_while(web, orc):

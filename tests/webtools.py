@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from orchestrator.services import users
+from orchestrator.services import sessions, users
 from orchestrator.services.access import ALL_ROLES
 from orchestrator.web.app import create_app
+from orchestrator.web.auth import SESSION_KEY
 
 # One user per role (the five staff roles, process_owner, manager), as the access matrix uses them.
 ROLE_USERS = {
@@ -40,8 +41,11 @@ class WebClient:
         self.client = app.test_client()
 
     def login(self, username: str) -> "WebClient":
+        """Signed in as `username` with a real server-side session, as a password sign-in makes one."""
+        session_id = sessions.start(self.app.extensions["orchestrator"], username, "password")
         with self.client.session_transaction() as session:
-            session["user"] = username
+            session.clear()
+            session[SESSION_KEY] = session_id
         return self
 
     def logout(self) -> "WebClient":
@@ -51,7 +55,7 @@ class WebClient:
 
     def csrf(self) -> str:
         with self.client.session_transaction() as session:
-            signed_in = "user" in session
+            signed_in = SESSION_KEY in session
         page = self.client.get("/instances" if signed_in else "/login")
         match = _CSRF_META.search(page.get_data(as_text=True))
         assert match, page.get_data(as_text=True)[:500]

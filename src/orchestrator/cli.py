@@ -16,8 +16,7 @@ import click
 
 from . import clock
 from .config import Settings
-from .services import access, deployment, instances, messages, tasks, timers, users
-from .services import bootstrap
+from .services import access, bootstrap, deployment, instances, messages, tasks, timers, tjenester, tokens, users
 from .services.context import Orchestrator
 from .services.errors import DeployRefused, Invalid, ServiceError
 from .store import migrate
@@ -399,24 +398,67 @@ def users_group():
     """Brukere."""
 
 
+def _services_option(fn):
+    return click.option("--service", "services", multiple=True, metavar="TJENESTE",
+                        help="Tjeneste brukeren hører til (skole, ppt, nav …; kan gjentas). Se `orchestrator services list`.")(fn)
+
+
+def _user_line(u) -> str:
+    state = "" if u.active else "  (deaktivert)"
+    services = f"  tjenester: {', '.join(u.services)}" if u.services else ""
+    return f"{u.username:16} {', '.join(u.roles) or '–'}{services}{state}"
+
+
 @command(users_group, "add")
 @click.argument("username")
 @click.option("--role", "roles", multiple=True, required=True, type=click.Choice(access.ALL_ROLES))
+@_services_option
 @click.option("--password-stdin", is_flag=True, help="Les passordet fra standard inn.")
 @click.option("--name", "display_name")
 @click.option("--email")
-def users_add(cli: Cli, username, roles, password_stdin, display_name, email):
-    """Legg til en bruker med roller."""
+def users_add(cli: Cli, username, roles, services, password_stdin, display_name, email):
+    """Legg til en bruker med roller og tjenester."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    result = users.add(cli.orc, username, list(roles), password, display_name, email)
-    cli.out(result, lambda u: click.echo(f"La til {u.username} med rollene {', '.join(u.roles)}."))
+    result = users.add(cli.orc, username, list(roles), password, display_name, email, services=list(services))
+    cli.out(result, lambda u: click.echo(f"La til {_user_line(u)}"))
+
+
+@command(users_group, "update")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, type=click.Choice(access.ALL_ROLES),
+              help="Erstatt rollene med disse (kan gjentas).")
+@_services_option
+@click.option("--no-services", is_flag=True, help="Ta brukeren ut av alle tjenester.")
+def users_update(cli: Cli, username, roles, services, no_services):
+    """Endre en brukers roller og/eller tjenester; gjelder fra neste forespørsel."""
+    if services and no_services:
+        raise click.UsageError("--service og --no-services kan ikke brukes sammen")
+    result = users.update(cli.orc, username, roles=list(roles) or None,
+                          services=[] if no_services else (list(services) or None))
+    cli.out(result, lambda u: click.echo(f"Endret {_user_line(u)}"))
+
+
+@command(users_group, "deactivate")
+@click.argument("username")
+def users_deactivate(cli: Cli, username):
+    """Deaktiver en bruker: innloggingene og API-nøklene slutter å virke med en gang."""
+    result = users.set_active(cli.orc, username, False)
+    cli.out(result, lambda u: click.echo(f"{u.username} er deaktivert; innlogginger avsluttet og API-nøkler trukket tilbake."))
+
+
+@command(users_group, "activate")
+@click.argument("username")
+def users_activate(cli: Cli, username):
+    """Aktiver en deaktivert bruker igjen (gamle innlogginger og API-nøkler kommer ikke tilbake)."""
+    result = users.set_active(cli.orc, username, True)
+    cli.out(result, lambda u: click.echo(f"{u.username} er aktiv igjen."))
 
 
 @command(users_group, "list")
 def users_list(cli: Cli):
-    """List brukere."""
+    """List brukere med roller, tjenester og om de er aktive."""
     result = users.list_users(cli.orc)
-    cli.out(result, lambda us: [click.echo(f"{u.username:16} {', '.join(u.roles)}") for u in us])
+    cli.out(result, lambda us: [click.echo(_user_line(u)) for u in us])
 
 
 @command(users_group, "bootstrap")
@@ -435,6 +477,24 @@ def users_bootstrap(cli: Cli):
     cli.out([{"username": u, "password": p, "roles": r} for u, p, r in creds], lambda _: human(creds))
 
 
+@main.group("services")
+def services_group():
+    """Tjenestene (skole, PPT, NAV …) brukere kan høre til."""
+
+
+@command(services_group, "list")
+def services_list(cli: Cli):
+    """Vis installasjonens tjenester (nøkkel og navn) og hvor listen er hentet fra."""
+    catalogue = tjenester.catalogue(cli.orc.settings)
+
+    def human(c):
+        click.echo(f"Tjenester (fra {c.source}):")
+        for key, name in c.names.items():
+            click.echo(f"  {key:24} {name}")
+
+    cli.out(catalogue, human)
+
+
 @main.group("tokens")
 def tokens_group():
     """API-nøkler."""
@@ -442,11 +502,37 @@ def tokens_group():
 
 @command(tokens_group, "create")
 @click.argument("username")
-@click.option("--label")
-def tokens_create(cli: Cli, username, label):
+@click.option("--label", help="Hva nøkkelen brukes til.")
+@click.option("--expires-in-days", type=int, help="Levetid i dager (standard ORCHESTRATOR_TOKEN_DAYS, 90).")
+def tokens_create(cli: Cli, username, label, expires_in_days):
     """Lag en API-nøkkel (bearer token) for brukeren; den vises bare nå."""
-    token = users.create_token(cli.orc, username, label)
+    token = tokens.create(cli.orc, username, label, expires_in_days)
     cli.out({"username": username, "token": token}, lambda v: click.echo(v["token"]))
+
+
+@command(tokens_group, "list")
+@click.argument("username", required=False)
+def tokens_list(cli: Cli, username):
+    """List API-nøkler (alle, eller brukerens): merkelapp, laget, sist brukt, utløper, status. Aldri selve nøkkelen."""
+    result = tokens.list_tokens(cli.orc, access.SYSTEM, username)
+
+    def human(items):
+        for t in items:
+            used = t.last_used_at.isoformat(timespec="minutes") if t.last_used_at else "aldri"
+            click.echo(f"{t.id:5} {t.username:16} {t.label or '–':24} laget {t.created_at.isoformat(timespec='minutes')}"
+                       f"  sist brukt {used}  utløper {t.expires_at.isoformat(timespec='minutes')}  {t.status}")
+        if not items:
+            click.echo("Ingen API-nøkler.")
+
+    cli.out(result, human)
+
+
+@command(tokens_group, "revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(cli: Cli, token_id):
+    """Trekk tilbake API-nøkkelen med dette nummeret (fra `tokens list`); virker med en gang."""
+    result = tokens.revoke(cli.orc, access.SYSTEM, token_id)
+    cli.out(result, lambda t: click.echo(f"API-nøkkel {t.id} ({t.username}, {t.label or 'uten merkelapp'}) er trukket tilbake."))
 
 
 if __name__ == "__main__":  # pragma: no cover

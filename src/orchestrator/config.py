@@ -1,6 +1,7 @@
 """Settings from the environment, with defaults that make `make run` work on a fresh clone."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -63,6 +64,13 @@ class Settings:
     mail_from: str = "Koordinerende enhet <ke@kommune.invalid>"
     notice_max_attempts: int = 6
     public_url: str = "http://127.0.0.1:5000"
+    # sign-in (docs/identity.md)
+    session_idle_minutes: int = 30
+    session_hours: int = 8
+    token_days: int = 90
+    local_login: bool = True
+    services_file: Path | None = None  # the catalogue of services (tjenester); None: <home>/tjenester.json
+    oidc: "OidcSettings | None" = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -92,10 +100,50 @@ class Settings:
             smtp_ca_file=os.environ.get("ORCHESTRATOR_SMTP_CA_FILE") or None,
             notice_max_attempts=int(os.environ.get("ORCHESTRATOR_NOTICE_MAX_ATTEMPTS", 6)),
             public_url=os.environ.get("ORCHESTRATOR_PUBLIC_URL", cls.public_url),
+            session_idle_minutes=int(os.environ.get("ORCHESTRATOR_SESSION_IDLE_MINUTES", 30)),
+            session_hours=int(os.environ.get("ORCHESTRATOR_SESSION_HOURS", 8)),
+            token_days=int(os.environ.get("ORCHESTRATOR_TOKEN_DAYS", 90)),
+            local_login=_bool("ORCHESTRATOR_LOCAL_LOGIN", True),
+            services_file=Path(os.environ["ORCHESTRATOR_SERVICES_FILE"]) if os.environ.get("ORCHESTRATOR_SERVICES_FILE") else None,
+            oidc=OidcSettings.from_env(),
         )
         for key, value in overrides.items():
             setattr(settings, key, value)
         return settings
+
+
+@dataclass
+class OidcSettings:
+    """Sign-in through the municipality's OpenID Connect provider (docs/identity.md)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str | None = None
+    scopes: str = "openid profile email"
+    provider_name: str = "kommunens innlogging"
+    username_claim: str = "preferred_username"
+    groups_claim: str = "groups"
+    mapping: dict = field(default_factory=dict)  # {"groups": {value: {"roles": [...], "services": [...]}}}
+
+    @classmethod
+    def from_env(cls) -> "OidcSettings | None":
+        issuer = (os.environ.get("ORCHESTRATOR_OIDC_ISSUER") or "").strip()
+        if not issuer:
+            return None
+        mapping_text = os.environ.get("ORCHESTRATOR_OIDC_MAPPING")
+        mapping_file = os.environ.get("ORCHESTRATOR_OIDC_MAPPING_FILE")
+        if not mapping_text and mapping_file:
+            mapping_text = Path(mapping_file).read_text(encoding="utf-8")
+        return cls(
+            issuer=issuer.rstrip("/"),
+            client_id=os.environ.get("ORCHESTRATOR_OIDC_CLIENT_ID", ""),
+            client_secret=os.environ.get("ORCHESTRATOR_OIDC_CLIENT_SECRET") or None,
+            scopes=os.environ.get("ORCHESTRATOR_OIDC_SCOPES", cls.scopes),
+            provider_name=os.environ.get("ORCHESTRATOR_OIDC_PROVIDER_NAME", cls.provider_name),
+            username_claim=os.environ.get("ORCHESTRATOR_OIDC_USERNAME_CLAIM", cls.username_claim),
+            groups_claim=os.environ.get("ORCHESTRATOR_OIDC_GROUPS_CLAIM", cls.groups_claim),
+            mapping=json.loads(mapping_text) if mapping_text else {},
+        )
 
 
 def _local_secret(home: Path) -> str:

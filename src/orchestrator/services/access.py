@@ -18,6 +18,7 @@ class Actor:
     username: str
     roles: frozenset[str] = field(default_factory=frozenset)
     system: bool = False
+    services: frozenset[str] = field(default_factory=frozenset)  # tjenester the user belongs to (skole, nav …)
 
     def has(self, role: str) -> bool:
         return self.system or role in self.roles

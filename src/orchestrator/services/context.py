@@ -138,7 +138,7 @@ class Orchestrator:
         self.db = database or Database(settings.database_url)
         self.specs = SpecCache()
         self.instances = InstanceCache(settings.instance_cache_size)
-        # a deactivated user or changed roles are seen within this many seconds (docs/operations.md)
+        # Actors keyed by (user id, users.access_version): a change is seen at the next request (services/actors.py)
         self.actors = Remembered(seconds=30.0)
         self.signal = WorkerSignal()
         # message name -> handler(step, payload) for what leaves the building (e-mail, the case register)

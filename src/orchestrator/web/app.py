@@ -12,7 +12,7 @@ from .. import jsonlimits
 from ..config import Settings
 from ..services import bootstrap
 from ..services.context import Orchestrator
-from . import auth, errors, formatting, forms_render, security
+from . import auth, errors, formatting, forms_render, oidc, security
 from .converters import register_converters
 
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, orchestrator: Orchestrator | No
     app.extensions["orchestrator"] = orchestrator
     register_converters(app)
     security.configure(app, settings)
+    oidc.configure(app, settings)
 
     app.before_request(auth.load_actor)
     app.before_request(auth.require_login)
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, orchestrator: Orchestrator | No
     from .pages import register as register_pages
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(oidc.bp)
     app.register_blueprint(api_bp)
     register_pages(app)
     errors.register(app)

@@ -1,7 +1,9 @@
 """Who is asking: session login for pages, bearer tokens for API clients, CSRF on the rest.
 
-Every request except the login page, static files and /healthz needs a signed-in user.
-Pages redirect to the login page; the API answers 401 in JSON.
+Every request except the login pages, static files and /healthz needs a signed-in user.
+Pages redirect to the login page; the API answers 401 in JSON. The cookie carries only a random
+session id; the session itself is a database row (services/sessions.py), so logout and
+deactivation end it in every process at once.
 """
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session,
                    url_for)
 
-from ..services import users
+from ..services import login_throttle, sessions, tokens, users
 from ..services.access import Actor
-from ..services.errors import NotFound
-from .security import csrf
+from .security import csrf, login_policy
 
 bp = Blueprint("auth", __name__)
 
-PUBLIC_ENDPOINTS = {"auth.login", "static", "healthz"}
+PUBLIC_ENDPOINTS = {"auth.login", "oidc.start", "oidc.callback", "static", "healthz"}
+SESSION_KEY = "sid"  # the session id in Flask's signed cookie
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -42,18 +44,26 @@ def load_actor() -> None:
     header = request.headers.get("Authorization", "")
     if is_api_request() and header:
         scheme, _, token = header.partition(" ")
-        actor = users.actor_for_token(orchestrator(), token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        actor = tokens.actor_for_token(orchestrator(), token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if actor is None:
             g.bad_token = True
             return
         g.actor, g.auth_method = actor, "bearer"
         return
-    username = session.get("user")
-    if username:
-        try:
-            g.actor, g.auth_method = users.actor_for(orchestrator(), username), "session"
-        except NotFound:  # deactivated or deleted since login
+    session_id = session.get(SESSION_KEY)
+    if session_id:
+        actor = sessions.actor_for_session(orchestrator(), str(session_id))
+        if actor is None:  # logged out, deactivated, timed out: whatever the cookie says
             session.clear()
+            return
+        g.actor, g.auth_method = actor, "session"
+
+
+def sign_in(actor: Actor, method: str) -> None:
+    """A fresh session (and CSRF token) for a user who has just proved who they are: no session fixation."""
+    session.clear()
+    session[SESSION_KEY] = sessions.start(orchestrator(), actor.username, method)
+    session.permanent = True
 
 
 def require_login():
@@ -79,7 +89,7 @@ def check_csrf() -> None:
     csrf.protect()
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
@@ -98,34 +108,50 @@ def home_for(actor: Actor) -> str:
     return url_for("instances.instance_list")
 
 
+def login_page(status: int = 200, **values):
+    oidc = orchestrator().settings.oidc
+    response = current_app.make_response((render_template(
+        "login.html", local_login=orchestrator().settings.local_login,
+        oidc_name=oidc.provider_name if oidc else None, **values), status))
+    if oidc:
+        # «Logg inn med …» posts here and is redirected to the provider: CSP's form-action covers that redirect
+        response.headers["Content-Security-Policy"] = login_policy(oidc.issuer)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    target = _safe_next(request.values.get("next"))
+    target = safe_next(request.values.get("next"))
     if request.method == "GET":
         if g.actor is not None:
             return redirect(target or home_for(g.actor))
-        return render_template("login.html", next=target or "")
+        return login_page(next=target or "")
+    if not orchestrator().settings.local_login:
+        return login_page(403, next=target or "", error="Innlogging med passord er slått av her.")
     username = (request.form.get("username") or "").strip().lower()
     password = request.form.get("password") or ""
-    throttle = current_app.extensions["login_throttle"]
     address = request.remote_addr
-    if throttle.blocked(username, address):
-        return render_template("login.html", next=target or "", username=username,
-                               error="For mange mislykkede forsøk. Vent et kvarter og prøv igjen."), 429
+    wait = login_throttle.wait(orchestrator(), username, address)
+    if wait.total_seconds() > 0:
+        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        response = login_page(429, next=target or "", username=username,
+                              error=f"For mange mislykkede forsøk. Vent {minutes} min og prøv igjen.")
+        response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
+        return response
     actor = users.authenticate(orchestrator(), username, password) if username and password else None
     if actor is None:
-        throttle.failed(username, address)
-        return render_template("login.html", next=target or "", username=username,
-                               error="Feil brukernavn eller passord."), 401
-    throttle.succeeded(username, address)
-    session.clear()  # a fresh session (and CSRF token) after login: no session fixation
-    session["user"] = actor.username
-    session.permanent = True
+        login_throttle.failed(orchestrator(), username, address)
+        return login_page(401, next=target or "", username=username, error="Feil brukernavn eller passord.")
+    login_throttle.succeeded(orchestrator(), username, address)
+    sign_in(actor, "password")
     return redirect(target or home_for(actor))
 
 
 @bp.post("/logout")
 def logout():
+    session_id = session.get(SESSION_KEY)
+    if session_id:
+        sessions.end(orchestrator(), str(session_id))  # a copy of the cookie is worth nothing from now on
     session.clear()
     flash("Du er logget ut.", "info")
     return redirect(url_for("auth.login"))

@@ -1,14 +1,12 @@
-"""Cookie flags, security headers, CSRF and a brake on password guessing.
+"""Cookie flags, security headers and CSRF (the login throttle is services/login_throttle.py).
 
 Why each header is what it is: docs/web.md ("Sikkerhet").
 """
 from __future__ import annotations
 
 import os
-import threading
-import time
-from collections import defaultdict, deque
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
@@ -37,10 +35,16 @@ CONTENT_SECURITY_POLICY = "; ".join([
 # carrying style attributes (min-dom's domify -> innerHTML), which CSP counts as inline styles
 # (measured in tests/test_browser.py). Scripts stay 'self' there too.
 MODELER_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+def login_policy(issuer: str) -> str:
+    """The login page's policy: its «Logg inn med …» form ends in a redirect to the provider."""
+    parts = urlsplit(issuer)
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
 # Raw uploaded documents (BPMN/DMN/form sources) are shown as data, never as a live document.
 SOURCE_POLICY = "default-src 'none'; sandbox"
-
-SESSION_HOURS = 8  # a working day
 
 
 def configure(app: Flask, settings: Settings) -> None:
@@ -49,7 +53,8 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(settings.secure_cookies),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        # the cookie's own life; the session row's idle and absolute timeouts are what count (services/sessions.py)
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
         # The CSRF token lives as long as the session: a form filled in slowly is not refused.
         WTF_CSRF_TIME_LIMIT=None,
         # We call csrf.protect() ourselves (web/auth.py): API calls with a bearer token are exempt.
@@ -61,7 +66,6 @@ def configure(app: Flask, settings: Settings) -> None:
     if proxies > 0:
         # behind N reverse proxies: the client's address (login throttle) and https (cookies, HSTS)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    app.extensions["login_throttle"] = LoginThrottle()
 
     @app.after_request
     def _headers(response):
@@ -78,43 +82,3 @@ def configure(app: Flask, settings: Settings) -> None:
             # case data must not stay in shared computers' caches or come back with the back button
             headers.setdefault("Cache-Control", "no-store")
         return response
-
-
-class LoginThrottle:
-    """At most MAX_FAILURES failed logins per user name (ten times as many per address) within WINDOW seconds.
-
-    Kept in memory per process: with N gunicorn workers a guesser gets at most N times as many
-    tries; argon2 makes each try slow anyway.
-    """
-
-    MAX_FAILURES = 5
-    WINDOW = 15 * 60
-
-    def __init__(self):
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _keys(self, username: str, address: str | None) -> list[str]:
-        return [f"u:{(username or '').strip().lower()}", f"a:{address or '-'}"]
-
-    def blocked(self, username: str, address: str | None) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            for key in self._keys(username, address):
-                attempts = self._failures.get(key)
-                if attempts is None:
-                    continue
-                while attempts and attempts[0] < now - self.WINDOW:
-                    attempts.popleft()
-                if len(attempts) >= self.MAX_FAILURES * (10 if key.startswith("a:") else 1):
-                    return True
-        return False
-
-    def failed(self, username: str, address: str | None) -> None:
-        with self._lock:
-            for key in self._keys(username, address):
-                self._failures[key].append(time.monotonic())
-
-    def succeeded(self, username: str, address: str | None) -> None:
-        with self._lock:
-            self._failures.pop(self._keys(username, address)[0], None)

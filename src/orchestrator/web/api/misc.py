@@ -7,10 +7,12 @@ from .base import bp, current_actor, dump, operation, orchestrator
 
 
 @bp.get("/me")
-@operation(summary="Who the token or session belongs to, with roles", tag="Brukere", responses={200: s.MeSchema})
+@operation(summary="Who the token or session belongs to, with roles and services", tag="Brukere",
+           responses={200: s.MeSchema})
 def me():
     actor = current_actor()
-    return dump(s.MeSchema(), {"username": actor.username, "roles": sorted(actor.roles)})
+    return dump(s.MeSchema(), {"username": actor.username, "roles": sorted(actor.roles),
+                               "services": sorted(actor.services)})
 
 
 @bp.get("/dashboard")

@@ -76,6 +76,7 @@ def page_of(item: type[Schema], name: str) -> type[Schema]:
 class MeSchema(Schema):
     username = fields.String(required=True)
     roles = fields.List(fields.String(), required=True)
+    services = fields.List(fields.String(), required=True, metadata={"description": "the services (tjenester) the user belongs to"})
 
 
 # --- processes -----------------------------------------------------------------------------

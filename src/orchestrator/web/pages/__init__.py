@@ -23,7 +23,7 @@ def int_arg(name: str, default: int = 1, maximum: int = 100_000) -> int:
 
 
 def register(app) -> None:
-    from . import dashboard, instances, notices, processes, tasks
+    from . import dashboard, instances, notices, processes, tasks, tokens
 
-    for blueprint in (home, tasks.bp, instances.bp, dashboard.bp, notices.bp, processes.bp):
+    for blueprint in (home, tasks.bp, instances.bp, dashboard.bp, notices.bp, processes.bp, tokens.bp):
         app.register_blueprint(blueprint)

@@ -16,10 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("instances", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("timer_attempts", sa.Integer(), nullable=False, server_default=sa.text("0")))
+    # a plain ADD COLUMN: a batch rebuild of `instances` on SQLite would drop the table its tasks,
+    # timers and message waits cascade from, and with them every row (tests/test_migrations.py)
+    op.add_column("instances", sa.Column("timer_attempts", sa.Integer(), nullable=False, server_default=sa.text("0")))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("instances", schema=None) as batch_op:
-        batch_op.drop_column("timer_attempts")
+    op.drop_column("instances", "timer_attempts")  # SQLite ≥ 3.35 drops a column in place

@@ -6,13 +6,13 @@ are not replaced without --force). Versions deployed before by the command line 
 `make run` and `orchestrator deploy` use) are backfilled as file, all others as browser.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
