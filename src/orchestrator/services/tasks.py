@@ -5,7 +5,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import column, func, select, true, union_all
+from sqlalchemy import bindparam, column, func, select, true, union_all
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -210,12 +210,16 @@ class _Opened:
     claimed_at: datetime | None
 
 
+_TASKS = OpenTask.__table__
+_TASK_AND_INSTANCE = (select(_TASKS, *runtime.instance_columns())
+                      .join(Instance.__table__, Instance.__table__.c.id == _TASKS.c.instance_id)
+                      .where(_TASKS.c.id == bindparam("task_id")))  # built once: the hot path
+
+
 def _task_and_instance(session, task_id: str):
     """The task row and its instance's columns in one statement: one snapshot, so the engine state
     read for it is the one that holds this task open (two reads could straddle another's commit)."""
-    found = session.execute(
-        select(OpenTask.__table__, *runtime.instance_columns())
-        .join(Instance, Instance.id == OpenTask.instance_id).where(OpenTask.id == task_id)).first()
+    found = session.execute(_TASK_AND_INSTANCE, {"task_id": task_id}).first()
     return (found, runtime.instance_from(found._mapping)) if found is not None else (None, None)
 
 
