@@ -148,9 +148,9 @@ def load(ctx: Orchestrator, session: Session, instance_id: int, actor: Actor, de
 
 
 def create(ctx: Orchestrator, session: Session, key: str, business_key: str | None, data: dict,
-           actor: Actor, message: str | None = None, depth: int = 0) -> Step:
-    """A new instance, started, not yet kept (`commit` inserts it)."""
-    pins = ctx.specs.pins_for(session, key)
+           actor: Actor, message: str | None = None, depth: int = 0, pins: dict | None = None) -> Step:
+    """A new instance, started, not yet kept (`commit` inserts it). `pins`: as the caller resolved them."""
+    pins = pins or ctx.specs.pins_for(session, key)
     bundle = ctx.specs.bundle(session, key, pins)
     data = {**(data or {}), "saksnummer": business_key}  # the case reference, for forms and notices
     try:

@@ -18,7 +18,7 @@ from . import rules, runtime
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .instances import Page
+from .paging import Page
 
 
 @dataclass
@@ -177,10 +177,10 @@ def complete(ctx: Orchestrator, task_id: str, data: dict | None, actor: Actor) -
         step.audit("task_completed", task_id=task_id, element_id=row.element_id, element_name=row.name,
                    data=cleaned or None)
         runtime.commit(step)
-        return Completed(task_id, step.row.id, step.row.status, _following(session, step, actor))
+        return Completed(task_id, step.row.id, step.row.status, following(session, step, actor))
 
 
-def _following(session, step: runtime.Step, actor: Actor) -> list[TaskView]:
+def following(session, step: runtime.Step, actor: Actor) -> list[TaskView]:
     """The case's open tasks `actor` may do now, from what the step knows: the tasks it opened, and
     (only when others stayed open, e.g. parallel tasks) those rows, read by their ids."""
     now = clock.now()

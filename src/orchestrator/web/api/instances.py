@@ -10,14 +10,14 @@ from .base import bp, current_actor, dump, operation, orchestrator
 
 @bp.post("/instances")
 @operation(summary="Start an instance of the newest version of a process", tag="Instanser", body=s.InstanceStartSchema,
-           responses={201: s.InstanceSummarySchema},
+           responses={201: s.StartedSchema},
            description="`data` is validated against the start event's form when it has one (422 with per-field "
                        "errors). A business key is a case reference, never a national identity number.",
            errors=(403, 404, 422))
 def start(body):
     started = instances.start(orchestrator(), body["process_key"], current_actor(), body.get("business_key"),
                               body.get("data"))
-    return dump(s.InstanceSummarySchema, started, 201,
+    return dump(s.StartedSchema, started, 201,
                 {"Location": url_for("api.get_instance", instance_id=started.id)})
 
 
