@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from copy import deepcopy
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import datetime
 
 from sqlalchemy import bindparam, column, func, select, true, union_all
@@ -187,27 +188,9 @@ def following(session, step: runtime.Step, actor: Actor) -> list[TaskView]:
     opened = {t["id"] for t in step.opened}
     stayed = [i for i in step.row.indexed["tasks"] if i not in opened]
     rows = list(session.execute(select(OpenTask.__table__).where(OpenTask.id.in_(stayed)))) if stayed else []
-    found = sorted([*rows, *(_Opened(**t) for t in step.opened)], key=lambda t: (t.created_at, t.id))
+    # a task row the step just wrote, read like one from the table
+    found = sorted([*rows, *(SimpleNamespace(**t) for t in step.opened)], key=lambda t: (t.created_at, t.id))
     return [_view(t, now) for t in found if may_act_now(actor, t)]
-
-
-@dataclass
-class _Opened:
-    """A task row the step just wrote, read like one from the table."""
-
-    id: str
-    instance_id: int
-    process_key: str
-    business_key: str | None
-    element_id: str
-    name: str | None
-    role: str | None
-    assignee: str | None
-    form_key: str | None
-    created_at: datetime
-    due_at: datetime | None
-    due_sort: datetime
-    claimed_at: datetime | None
 
 
 _TASKS = OpenTask.__table__
