@@ -60,7 +60,7 @@ def test_consent_records_what_it_covers_and_with_whom(orc, seeded, people):
         "2027-01-05", "foresatte", "skriftlig")
     assert {c["key"] for c in consent.omfatter} == {
         "koordinator", "individuell_plan", "ansvarsgruppe", "informasjonsutveksling"}
-    assert {s["key"] for s in consent.deles_med} == {"skole", "helsestasjon"}
+    assert {s["key"] for s in consent.deles_med} == set(CONSENT["deles_med"])
     assert consent.registrert_av == "kari" and [h["handling"] for h in consent.historikk] == ["gitt"]
 
 

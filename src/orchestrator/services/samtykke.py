@@ -222,7 +222,9 @@ def _narrow(ctx: Orchestrator, session: Session, business_key: str, given: regis
 
 def _check_complete(handling: str, given: register.Given) -> None:
     problems = {}
-    if not given.deles_med and handling != "endre":
+    if handling == "utvid" and not (given.omfatter or given.deles_med):
+        problems["deles_med"] = ["Velg hva samtykket utvides med: formål eller tjenester."]
+    if handling == "gi" and not given.deles_med:
         problems["deles_med"] = ["Velg minst én tjeneste opplysningene kan deles med."]
     if handling in ("gi", "endre"):
         if not given.omfatter:
