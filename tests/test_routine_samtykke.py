@@ -12,18 +12,21 @@ from sqlalchemy import func, select
 
 from notice_support import mailbox, smtp  # noqa: F401  (fixtures: aiosmtpd on loopback)
 from routines import (  # noqa: F401
-    CONSENT, GROUP_CONSENT, do, instance_of, people, plan_case, seeded, start_oppstart, to_plan, appoint,
+    CONSENT, GROUP_CONSENT, do, instance_of, people, plan_case, seeded, start_oppstart, to_plan,
 )
 from helpers import open_tasks
 from test_routine_ansvarsgruppe import FIRST, MEMBERS, oslo
 from orchestrator.services import instances, processes, samtykke, timers
 from orchestrator.services.access import SYSTEM
-from orchestrator.services.errors import Forbidden, Invalid, StepFailed
+from orchestrator.services.errors import Forbidden, Invalid, NotFound, StepFailed
 from orchestrator.services.worker import Worker
 from orchestrator.store.models import Instance, MessageWait, Notice, OpenTask, WaitingTimer
 
 WITHDRAWAL = {"dato": "2027-02-01", "informert_om_folger": True}
 TOR = MEMBERS[0]  # Kontaktlærer, skole
+# the person changes the consent: no longer NAV (a recorded change, decision 0016)
+NARROWED = {"handling": "endre", "dato": "2027-01-20", "gitt_av": "foresatte", "form": "skriftlig",
+            "omfatter": ["koordinator", "individuell_plan", "ansvarsgruppe"], "deles_med": ["skole", "helsestasjon"]}
 
 
 def _meeting(orc, group, people, clock, members=MEMBERS, days_ahead=30):
@@ -95,7 +98,8 @@ def test_an_ansvarsgruppe_started_on_its_own_records_consent_or_is_not_started(o
     group = instances.start(orc, "ansvarsgruppe", people.kari, business_key="SAK-11",
                             data={"gjelder": "Per P.", "samtykke": GROUP_CONSENT})
     consent = samtykke.view(orc, "SAK-11", people.kari)
-    assert (consent.status, consent.gitt_av, consent.form, consent.registrert_av) == ("gitt", "bruker", "muntlig", "kari")
+    assert (consent.status, consent.gitt_av, consent.form, consent.registrert_av) == (
+        "gitt", "bruker", "muntlig", "kari")
     assert {c["key"] for c in consent.omfatter} == {"ansvarsgruppe"}
     assert [t.element_id for t in open_tasks(orc, group.id)] == ["opprettelse"]
 
@@ -130,7 +134,8 @@ def test_withdrawal_after_the_innkalling_was_queued_ends_every_dependent_process
     # nothing of the dependent processes is left in any queue; the samarbeid check (a duty) goes on
     with orc.db.read() as session:
         dependent = [group.id, change.id, oppstart.id]
-        assert session.scalar(select(func.count()).select_from(OpenTask).where(OpenTask.instance_id.in_(dependent))) == 0
+        assert session.scalar(select(func.count()).select_from(OpenTask)
+                              .where(OpenTask.instance_id.in_(dependent))) == 0
         assert session.scalar(select(func.count()).select_from(WaitingTimer)
                               .where(WaitingTimer.instance_id.in_(dependent))) == 0
         assert session.scalar(select(func.count()).select_from(MessageWait)
@@ -180,9 +185,7 @@ def test_those_who_hold_an_invite_get_a_cancellation_that_tells_no_more_than_the
 def test_a_member_whose_service_the_consent_does_not_cover_is_refused_by_name(orc, seeded, people, clock):
     plan_case(orc, people, "SAK-13", coordinator="kora")
     group = instance_of(orc, "ansvarsgruppe", "SAK-13")
-    samtykke.change(orc, "SAK-13", {"handling": "endre", "dato": "2027-01-20", "gitt_av": "foresatte",
-                                    "form": "skriftlig", "omfatter": ["koordinator", "individuell_plan", "ansvarsgruppe"],
-                                    "deles_med": ["skole", "helsestasjon"]}, people.kari)
+    samtykke.change(orc, "SAK-13", NARROWED, people.kari)
     with pytest.raises(Invalid) as refused:  # the form says so before anything is planned
         _meeting(orc, group, people, clock)
     assert "Nils Nav (NAV)" in refused.value.fields["faste_medlemmer"][0]
@@ -198,9 +201,7 @@ def test_the_innkalling_step_is_refused_for_a_recipient_outside_the_consent_unti
     group = instance_of(orc, "ansvarsgruppe", "SAK-14")
     meeting = _meeting(orc, group, people, clock)  # NAV is covered now
     # the person takes NAV out of the consent before the innkalling goes
-    samtykke.change(orc, "SAK-14", {"handling": "endre", "dato": "2027-01-20", "gitt_av": "foresatte",
-                                    "form": "skriftlig", "omfatter": ["koordinator", "individuell_plan", "ansvarsgruppe"],
-                                    "deles_med": ["skole", "helsestasjon"]}, people.kari)
+    samtykke.change(orc, "SAK-14", NARROWED, people.kari)
     clock.set(meeting - timedelta(days=14, seconds=-1))
     timers.fire_due(orc)
     detail = instances.get(orc, group.id, SYSTEM)
@@ -229,7 +230,8 @@ def test_any_service_provider_with_the_case_may_start_an_ansvarsgruppe_not_only_
                         data={"gjelder": "Ola N.", "samtykke": {"kilde": "saken"}})
     # the service a need is reported to opens a new case itself, with the person's consent
     own = instances.start(orc, "ansvarsgruppe", nina, business_key="SAK-16",
-                          data={"gjelder": "Kim K.", "samtykke": {**GROUP_CONSENT, "deles_med": ["barnevern", "skole"]}})
+                          data={"gjelder": "Kim K.",
+                                "samtykke": {**GROUP_CONSENT, "deles_med": ["barnevern", "skole"]}})
     assert own.status == "running" and samtykke.view(orc, "SAK-16", nina).registrert_av == "nina"
 
 
@@ -239,9 +241,7 @@ def test_any_service_provider_with_the_case_may_start_an_ansvarsgruppe_not_only_
 def test_a_new_coordinator_from_a_service_outside_the_consent_needs_an_extension_before_the_role_switch(
         orc, seeded, people, make_user):
     plan_case(orc, people, "SAK-17", coordinator="kora")
-    make_user("kent", "koordinator", "tjenesteyter", services=["barnevern"])
-    from orchestrator.services import users
-    kent = users.actor_for(orc, "kent")
+    kent = make_user("kent", "koordinator", "tjenesteyter", services=["barnevern"])
     change = instances.start(orc, "skifte_av_koordinator", people.kora, business_key="SAK-17",
                              data={"skifte_arsak": "Bytter stilling."})
     do(orc, change.id, "leder_avklaring", people.lars, {"skifte_godkjent": "ja"})
@@ -265,7 +265,6 @@ def test_the_consent_is_shown_to_those_who_may_see_the_case_and_recorded_by_ke_o
     plan_case(orc, people, "SAK-18", coordinator="kora")
     outsider = make_user("olga", "tjenesteyter", services=["krisesenter"])
     assert samtykke.view(orc, "SAK-18", people.tor).status == "gitt"  # skole is covered
-    from orchestrator.services.errors import NotFound
     with pytest.raises(NotFound):
         samtykke.view(orc, "SAK-18", outsider)
     with pytest.raises(Forbidden):

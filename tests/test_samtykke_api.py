@@ -103,3 +103,22 @@ def test_the_consent_resource_refuses_what_it_should(orc, seeded, people, web):
     problem = ke("POST", "/cases/SAK-API-2/samtykke", 422, json={"handling": "utvid", "dato": "2027-01-06",
                                                                  "deles_med": ["ukjent_tjeneste"]})
     assert "deles_med" in problem["errors"]
+
+
+def test_the_case_page_shows_the_consent_and_withdraws_it_for_the_whole_case(orc, seeded, people, web):
+    from routines import instance_of, plan_case
+
+    oppstart = plan_case(orc, people, "SAK-SIDE-1", coordinator="kora")
+    group = instance_of(orc, "ansvarsgruppe", "SAK-SIDE-1")
+    page = web.login("kari").get(f"/instances/{group.id}").get_data(as_text=True)
+    assert "Samtykke i saken" in page and "Trekk samtykket tilbake" in page and "NAV" in page
+    outsider = web.login("tor").get(f"/instances/{group.id}")  # tor may not see the group's instance
+    assert outsider.status_code == 404
+    response = web.login("kora").post(f"/instances/{group.id}/samtykke", {
+        "handling": "trekk_tilbake", "dato": "2027-02-01", "informert_om_folger": "on"})
+    assert response.status_code == 302
+    statuses = {i.process_key: i.status for i in [instance_of(orc, "oppstart", "SAK-SIDE-1"),
+                                                   instance_of(orc, "ansvarsgruppe", "SAK-SIDE-1")]}
+    assert statuses == {"oppstart": "completed", "ansvarsgruppe": "terminated"} and oppstart.id
+    page = web.login("kari").get(f"/instances/{group.id}").get_data(as_text=True)
+    assert "Trukket tilbake" in page and "Samtykket trukket tilbake" in page
