@@ -122,3 +122,18 @@ def test_the_case_page_shows_the_consent_and_withdraws_it_for_the_whole_case(orc
     assert statuses == {"oppstart": "completed", "ansvarsgruppe": "terminated"} and oppstart.id
     page = web.login("kari").get(f"/instances/{group.id}").get_data(as_text=True)
     assert "Trukket tilbake" in page and "Samtykket trukket tilbake" in page
+
+
+def test_a_service_provider_starts_an_ansvarsgruppe_from_the_start_page_with_the_persons_consent(
+        orc, seeded, people, web):
+    client = web.login("tor")  # a teacher: the service the need was reported to
+    assert web.get("/instances/new/ansvarsgruppe").status_code == 200
+    response = client.post("/instances/new/ansvarsgruppe", [
+        ("__saksnummer", "SAK-SIDE-2"), ("gjelder", "Kim K."), ("samtykke.kilde", "gis_naa"),
+        ("samtykke.dato", "2027-01-05"), ("samtykke.gitt_av", "foresatte"), ("samtykke.form", "skriftlig"),
+        ("samtykke.omfatter", "ansvarsgruppe"), ("samtykke.deles_med", "skole"), ("samtykke.deles_med", "ppt")])
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    from orchestrator.services import samtykke
+
+    consent = samtykke.view(orc, "SAK-SIDE-2", people.tor)
+    assert (consent.registrert_av, {s["key"] for s in consent.deles_med}) == ("tor", {"skole", "ppt"})
