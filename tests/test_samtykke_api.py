@@ -137,3 +137,43 @@ def test_a_service_provider_starts_an_ansvarsgruppe_from_the_start_page_with_the
 
     consent = samtykke.view(orc, "SAK-SIDE-2", people.tor)
     assert (consent.registrert_av, {s["key"] for s in consent.deles_med}) == ("tor", {"skole", "ppt"})
+
+
+def test_scope_starters_and_a_coordinator_change_through_the_api(orc, seeded, people, web, make_user):
+    from routines import instance_of, plan_case
+
+    plan_case(orc, people, "SAK-API-3", coordinator="kora")
+    make_user("nina", "tjenesteyter", services=["barnevern"])
+    make_user("kent", "koordinator", "tjenesteyter", services=["barnevern"])
+    kari, kora, tor, nina, kent = (Api(web, users.create_token(orc, u)) for u in ("kari", "kora", "tor", "nina", "kent"))
+    # item 6: a teacher whose service the consent covers may start the group; a service outside the case may not
+    tor("POST", "/instances", 201, json={"process_key": "ansvarsgruppe", "business_key": "SAK-API-3",
+                                         "data": {"gjelder": "Ola N.", "samtykke": {"kilde": "saken"}}})
+    nina("POST", "/instances", 403, json={"process_key": "ansvarsgruppe", "business_key": "SAK-API-3",
+                                          "data": {"gjelder": "Ola N.", "samtykke": {"kilde": "saken"}}})
+    # item 3: narrowed to school and health station, a NAV member is refused by name
+    kari("POST", "/cases/SAK-API-3/samtykke", json={
+        "handling": "endre", "dato": "2027-01-20", "gitt_av": "foresatte", "form": "skriftlig",
+        "omfatter": ["koordinator", "individuell_plan", "ansvarsgruppe"], "deles_med": ["skole", "helsestasjon"]})
+    group = instance_of(orc, "ansvarsgruppe", "SAK-API-3").id
+    [task] = [t for t in kora("GET", f"/instances/{group}")["tasks"] if t["element_id"] == "opprettelse"]
+    problem = kora("POST", f"/tasks/{task['id']}/complete", 422, json={"data": {
+        "gjelder": "Ola N.", "faste_medlemmer": MEMBERS, "varslingsfrist_dager": 14,
+        "moetetid": "2027-03-01T10:00:00+01:00", "sted": "Rådhuset"}})
+    assert "Nils Nav (NAV)" in problem["errors"]["faste_medlemmer"][0]
+    # item 9: a new coordinator from barnevern: trinn 5 asks for the extension, the role switch records it
+    change = kora("POST", "/instances", 201, json={"process_key": "skifte_av_koordinator", "business_key": "SAK-API-3",
+                                                   "data": {"skifte_arsak": "Bytter stilling."}})["id"]
+    lars = Api(web, users.create_token(orc, "lars"))
+    lars.complete(change, "leder_avklaring", {"skifte_godkjent": "ja"})
+    kora.complete(change, "planeier", {"planeier_kontaktet": "2027-02-01"})
+    kora.complete(change, "deltakere", {"noen_tar_over": "ja", "ny_koordinator": "kent"})
+    kent.complete(change, "ny_koordinator_leder", {"leder_har_godkjent": "ja"})
+    [task] = [t for t in kora("GET", f"/instances/{change}")["tasks"] if t["element_id"] == "informere"]
+    problem = kora("POST", f"/tasks/{task['id']}/complete", 422,
+                   json={"data": {"planeier_informert": True, "lagt_til_i_planen": True}})
+    assert "Barnevern" in problem["errors"]["samtykke_utvidet"][0]
+    kora.complete(change, "informere", {"planeier_informert": True, "lagt_til_i_planen": True,
+                                        "samtykke_utvidet": True, "samtykke_utvidet_dato": "2027-02-03"})
+    consent = kari("GET", "/cases/SAK-API-3/samtykke")
+    assert "barnevern" in {s["key"] for s in consent["deles_med"]} and consent["historikk"][-1]["handling"] == "utvidet"
