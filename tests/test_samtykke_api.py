@@ -145,7 +145,8 @@ def test_scope_starters_and_a_coordinator_change_through_the_api(orc, seeded, pe
     plan_case(orc, people, "SAK-API-3", coordinator="kora")
     make_user("nina", "tjenesteyter", services=["barnevern"])
     make_user("kent", "koordinator", "tjenesteyter", services=["barnevern"])
-    kari, kora, tor, nina, kent = (Api(web, users.create_token(orc, u)) for u in ("kari", "kora", "tor", "nina", "kent"))
+    kari, kora, tor, nina, kent = (Api(web, users.create_token(orc, name))
+                                   for name in ("kari", "kora", "tor", "nina", "kent"))
     # item 6: a teacher whose service the consent covers may start the group; a service outside the case may not
     tor("POST", "/instances", 201, json={"process_key": "ansvarsgruppe", "business_key": "SAK-API-3",
                                          "data": {"gjelder": "Ola N.", "samtykke": {"kilde": "saken"}}})
