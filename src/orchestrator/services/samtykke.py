@@ -142,6 +142,10 @@ def change(ctx: Orchestrator, business_key: str, data: dict, actor: Actor) -> Co
         else:
             given = register.parse_given(data, tjenester.catalogue(ctx.settings).names)
             _check_complete(handling, given)
+            if handling == "gi" and register.valid(session, business_key) is not None:
+                raise Conflict("Saken har allerede et gjeldende samtykke: utvid eller endre det.")
+            if handling == "utvid" and register.valid(session, business_key) is None:
+                raise Conflict("Saken har ikke noe gjeldende samtykke å utvide: registrer et nytt samtykke.")
             if handling == "endre":
                 _narrow(ctx, session, business_key, given, actor)
             register.record(session, business_key, given, actor, replace=handling == "endre")
