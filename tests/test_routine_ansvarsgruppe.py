@@ -5,7 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from routines import do, instance_of, notices, open_elements, people, plan_case, seeded, send  # noqa: F401
+from routines import (  # noqa: F401
+    GROUP_CONSENT, do, instance_of, notices, open_elements, people, plan_case, seeded, send,
+)
 from helpers import open_tasks, task_named
 from orchestrator.engine.helpers import OSLO
 from orchestrator.services import dashboard, instances, timers
@@ -13,9 +15,9 @@ from orchestrator.services.access import SYSTEM
 from orchestrator.services.errors import Forbidden, Invalid
 
 MEMBERS = [
-    {"tittel": "Kontaktlærer", "navn": "Tor Lærer", "adresse": "tor@skole.example"},
-    {"tittel": "Helsesykepleier", "navn": "Tina Helse", "adresse": "tina@kommune.example"},
-    {"tittel": "Rådgiver NAV", "navn": "Nils Nav", "adresse": "nils@nav.example"},
+    {"tittel": "Kontaktlærer", "tjeneste": "skole", "navn": "Tor Lærer", "adresse": "tor@skole.example"},
+    {"tittel": "Helsesykepleier", "tjeneste": "helsestasjon", "navn": "Tina Helse", "adresse": "tina@kommune.example"},
+    {"tittel": "Rådgiver NAV", "tjeneste": "nav", "navn": "Nils Nav", "adresse": "nils@nav.example"},
 ]
 
 
@@ -72,7 +74,7 @@ FIRST = {"gruppeleder": "kora", "mal": "Trygg skolehverdag."}
 
 def test_the_innkalling_is_sent_14_days_before_the_meeting_with_the_required_contents(orc, group, people, clock):
     meeting = create(orc, group, people, clock)
-    guest = {"tittel": "Spesialpedagog PPT", "navn": "Pia PPT", "adresse": "pia@ppt.example"}
+    guest = {"tittel": "Spesialpedagog PPT", "tjeneste": "ppt", "navn": "Pia PPT", "adresse": "pia@ppt.example"}
     prepare(orc, group, people, ekstra_innkalte=[guest])
     [timer] = [t for t in instances.get(orc, group.id, SYSTEM).timers if t["element_id"] == "innkallingsfrist"]
     assert timer["due_at"] == meeting - timedelta(days=14)
@@ -165,7 +167,8 @@ def test_the_referat_records_decisions_responsibility_and_disagreement_and_who_r
     prepare(orc, group, people)
     clock.set(meeting + timedelta(hours=2))
     timers.fire_due(orc)
-    guest = {"tittel": "Fysioterapeut", "navn": "Frida Fysio", "adresse": "frida@kommune.example"}
+    guest = {"tittel": "Fysioterapeut", "tjeneste": "habilitering", "navn": "Frida Fysio",
+             "adresse": "frida@kommune.example"}
     hold(orc, group, people, next_meeting=meeting + timedelta(days=90), faglig_uenighet="Skolen er uenig om omfang.",
          referat_ekstra_mottakere=[guest], **FIRST)
     assert len(sent(orc, group.id, "referat")) == 1
@@ -283,14 +286,15 @@ def test_a_dissolved_group_can_be_re_established_for_the_same_case(orc, group, p
     send(orc, "ansvarsgruppe_onskes_ikke", "SAK-1", people.kari)
     do(orc, group.id, "opplosning", people.kora, {"opplosning_grunn": "onsker_ikke", "fortsatt_behov_for_samarbeid": "nei"})
     again = instances.start(orc, "ansvarsgruppe", people.kora, business_key="SAK-1",
-                            data={"gjelder": "Ola N.", "gjenoppretting": True})
+                            data={"gjelder": "Ola N.", "gjenoppretting": True, "samtykke": {"kilde": "saken"}})
     both = instances.list_instances(orc, SYSTEM, process_key="ansvarsgruppe", business_key="SAK-1").items
     assert sorted(i.status for i in both) == ["completed", "running"]
     assert open_tasks(orc, again.id)[0].assignee == "kora"
 
 
 def test_group_tasks_go_to_the_group_leader_when_the_case_has_no_coordinator(orc, seeded, people, clock):
-    group = instances.start(orc, "ansvarsgruppe", people.kora, business_key="SAK-UTEN-IP", data={"gjelder": "Per P."})
+    group = instances.start(orc, "ansvarsgruppe", people.kora, business_key="SAK-UTEN-IP",
+                            data={"gjelder": "Per P.", "samtykke": GROUP_CONSENT})
     [first] = open_tasks(orc, group.id)
     assert first.assignee is None  # no coordinator yet: the koordinator queue
     meeting = create(orc, group, people, clock)

@@ -10,7 +10,7 @@ from routines import do, instance_of, people, plan_case, seeded  # noqa: F401
 from test_routine_ansvarsgruppe import FIRST, oslo
 from orchestrator.services.worker import Worker
 
-MEMBER = {"tittel": "Kontaktlærer", "navn": "Tor Lærer", "adresse": "tor@skole.example"}
+MEMBER = {"tittel": "Kontaktlærer", "tjeneste": "skole", "navn": "Tor Lærer", "adresse": "tor@skole.example"}
 
 
 def test_innkalling_arrives_once_16_days_after_scheduling_and_the_referat_after_the_meeting(

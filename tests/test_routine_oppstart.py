@@ -8,7 +8,7 @@ from routines import (  # noqa: F401
     start_oppstart, to_plan,
 )
 from helpers import open_tasks
-from orchestrator.services import cases, instances
+from orchestrator.services import cases, instances, samtykke
 from orchestrator.services.access import SYSTEM
 from orchestrator.services.errors import Forbidden, Invalid
 
@@ -54,9 +54,14 @@ def test_consent_records_what_it_covers_and_with_whom(orc, seeded, people):
         do(orc, started.id, "samtale", people.kari, incomplete)
     assert set(refused.value.fields) == {"samtykke_omfatter", "deles_med"}
     do(orc, started.id, "samtale", people.kari, CONSENT)
-    recorded = data(orc, started.id)
-    assert recorded["samtykke_omfatter"] == ["koordinator", "individuell_plan", "informasjonsutveksling"]
-    assert recorded["deles_med"] == "Skole og helsestasjon"
+    # recorded for the whole case (the consent register), not only in this instance's data
+    consent = samtykke.view(orc, "SAK-1", people.kari)
+    assert consent.status == "gitt" and (consent.gitt_dato, consent.gitt_av, consent.form) == (
+        "2027-01-05", "foresatte", "skriftlig")
+    assert {c["key"] for c in consent.omfatter} == {
+        "koordinator", "individuell_plan", "ansvarsgruppe", "informasjonsutveksling"}
+    assert {s["key"] for s in consent.deles_med} == set(CONSENT["deles_med"])
+    assert consent.registrert_av == "kari" and [h["handling"] for h in consent.historikk] == ["gitt"]
 
 
 def test_the_whole_routine_with_an_individual_plan_runs_all_13_steps(orc, seeded, people):
@@ -121,16 +126,17 @@ def test_withdrawing_consent_at_any_point_ends_the_plan_work(orc, seeded, people
     started = plan_case(orc, people, "SAK-3")
     do(orc, started.id, "plan", people.kora, IP_PLAN)
     assert _plans(orc, "kora") == 1
-    send(orc, "samtykke_trukket", "SAK-3", people.kari)
-    assert open_elements(orc, started.id) == ["samtykke_trukket_avslutning"]  # the plan work was interrupted
-    with pytest.raises(Invalid) as refused:
-        do(orc, started.id, "samtykke_trukket_avslutning", people.kari, {"samtykke_trukket_dato": "2027-02-01"})
+    with pytest.raises(Invalid) as refused:  # the person must be told what withdrawing means
+        send(orc, "samtykke_trukket", "SAK-3", people.kari, {"samtykke_trukket_dato": "2027-02-01"})
     assert "informert_om_folger" in refused.value.fields
-    do(orc, started.id, "samtykke_trukket_avslutning", people.kari,
-       {"samtykke_trukket_dato": "2027-02-01", "informert_om_folger": True})
+    send(orc, "samtykke_trukket", "SAK-3", people.kari,
+         {"samtykke_trukket_dato": "2027-02-01", "informert_om_folger": True})
     detail = instances.get(orc, started.id, SYSTEM)
     assert detail.status == "completed" and "samtykke_trukket_slutt" in detail.completed_elements
+    assert "registrer_tilbaketrekking" in detail.completed_elements and detail.tasks == []
     assert _plans(orc, "kora") == 0
+    consent = samtykke.view(orc, "SAK-3", people.kari)  # the diagram's path recorded it for the whole case
+    assert (consent.status, consent.trukket_dato, consent.informert_om_folger) == ("trukket", "2027-02-01", True)
 
 
 def test_withdrawal_before_a_coordinator_is_appointed_also_ends_the_work(orc, seeded, people):
@@ -139,5 +145,7 @@ def test_withdrawal_before_a_coordinator_is_appointed_also_ends_the_work(orc, se
                                                 "soknad_fra": "bruker", "soknad_dato": "2027-01-04"})
     do(orc, started.id, "samtale", people.kari, CONSENT)
     assert open_elements(orc, started.id) == ["onske"]  # inside the called 11.1 process
-    send(orc, "samtykke_trukket", "SAK-4", people.kari)
-    assert open_elements(orc, started.id) == ["samtykke_trukket_avslutning"]
+    samtykke.trekk_tilbake(orc, "SAK-4", {"dato": "2027-01-06", "informert_om_folger": True}, people.kari)
+    detail = instances.get(orc, started.id, SYSTEM)
+    assert detail.status == "completed" and "samtykke_trukket_slutt" in detail.completed_elements
+    assert open_elements(orc, started.id) == []

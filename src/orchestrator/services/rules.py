@@ -19,7 +19,7 @@ from ..clock import OSLO
 from ..engine.helpers import add_months, to_datetime
 from ..forms.model import Field, FormDefinition
 from ..forms.schema import visible_components
-from . import cases
+from . import cases, samtykkeregister, tjenester
 from .errors import Invalid
 
 NOTICE_PERIOD_DAYS = 14  # Lund 11.4: «Innkalling sendes minst 14 dager i forkant av møte»
@@ -202,3 +202,39 @@ def running_plan_case(rc: RuleContext, field: Field, value) -> None:
     rc.cleaned["naavaerende_koordinator"] = case.koordinator
     if case.gjelder:
         rc.cleaned["gjelder"] = case.gjelder
+
+
+@rule("samtykke_ny_koordinator")
+def consent_covers_new_coordinator(rc: RuleContext, field: Field, value) -> None:
+    """11.2 and forskrift § 17: the new coordinator's service must be covered by the case's consent;
+    if it is not, the person is asked, and the extension is confirmed here (recorded at the role switch)."""
+    username = (rc.data.get("ny_koordinator") or "").strip()
+    user = cases.active_user(rc.session, username) if username else None
+    if user is None:
+        return
+    name = cases.display_name(rc.session, username)
+    if not user.service_keys:
+        raise RuleViolation(f"{name} ({username}) tilhører ingen tjeneste, så samtykket kan ikke vurderes. "
+                            f"Registrer brukerens tjeneste først.")
+    missing = samtykkeregister.uncovered_services(rc.session, rc.business_key, user.service_keys)
+    if missing and not value:
+        raise RuleViolation(
+            f"Samtykket i saken omfatter ikke deling med {_services(missing)}, der {name} arbeider. Spør personen om "
+            f"samtykket kan utvides, og kryss av når det er gitt (det registreres på saken ved rollebyttet).")
+
+
+@rule("samtykke_mottakere")
+def recipients_within_consent(rc: RuleContext, field: Field, value) -> None:
+    """Forskrift § 17: each listed person's service must be covered by the case's consent (or be the
+    person or next of kin), so a notice to them can leave; the notice handler checks again."""
+    consent = samtykkeregister.valid(rc.session, rc.business_key)
+    refused = [f"{p.get('navn') or '?'} ({_services([p['tjeneste']]) if p.get('tjeneste') else 'ingen tjeneste'})"
+               for p in value or []
+               if isinstance(p, dict) and not samtykkeregister.covers_service(consent, p.get("tjeneste"))]
+    if refused:
+        raise RuleViolation(f"Samtykket i saken gjelder ikke deling med {', '.join(refused)}. Velg riktig tjeneste, "
+                            f"eller utvid samtykket på saken først.")
+
+
+def _services(keys) -> str:
+    return ", ".join(tjenester.DEFAULT.get(k, k) for k in keys)

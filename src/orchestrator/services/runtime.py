@@ -297,6 +297,16 @@ def fail(ctx: Orchestrator, session: Session, instance_id: int, message: str, ac
     return row
 
 
+def terminate(step: Step, reason: str) -> None:
+    """End the instance for good (`terminated`), the reason kept in its audit; through `commit`, so
+    nothing of it is left in any queue. For a running instance or an incident (`load(running=False)`)."""
+    if step.row.status not in (RUNNING, ERROR):
+        return
+    step.row.status, step.row.completed_at = TERMINATED, clock.now()
+    step.audit("terminated", data={"grunn": reason})
+    commit(step)
+
+
 def resume(ctx: Orchestrator, session: Session, instance_id: int, actor: Actor) -> Step:
     """Take an incident up again: running, its tasks, timers and message waits back in their queues
     (a timer that is due fires at once, and is counted from the first attempt again)."""

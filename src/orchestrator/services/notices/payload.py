@@ -32,6 +32,7 @@ class Person:
     navn: str
     adresse: str  # normalised: ASCII local part, IDNA (punycode) domain
     tittel: str | None = None
+    tjeneste: str | None = None  # the service they represent (consent scope, decision 0016)
 
     @property
     def key(self) -> str:
@@ -232,9 +233,10 @@ class _Checker:
         navn = self.text(value, "navn", f"{where}: navn", 200)
         tittel = self.text(value, "tittel", f"{where}: tittel", 200, required=title_required)
         adresse = self.address(value.get("adresse"), f"{where}: adresse")
+        tjeneste = self.text(value, "tjeneste", f"{where}: tjeneste", 50, required=False)
         if len(self.problems) > before:
             return None
-        return Person(navn=navn, adresse=adresse, tittel=tittel)
+        return Person(navn=navn, adresse=adresse, tittel=tittel, tjeneste=tjeneste)
 
     def people(self, data: dict, key: str, where: str) -> tuple[Person, ...]:
         value = data.get(key)
