@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from orchestrator.engine.helpers import OSLO
+from orchestrator.engine.helpers import OSLO, add_days
 from orchestrator.services import instances, tasks, timers
 from orchestrator.services.access import SYSTEM
 
@@ -119,6 +119,8 @@ def meeting_cycle(orc, actors, manual_clock, instance_id: int, meeting: datetime
     Returns the next meeting's time.
     """
     prepare_meeting(orc, actors, instance_id)
+    manual_clock.set(add_days(meeting, -14))  # the innkalling leaves at D-14 (never for a past meeting)
+    timers.fire_due(orc)
     manual_clock.set(meeting + timedelta(hours=2))
     timers.fire_due(orc)
     following = meeting + timedelta(days=60)
