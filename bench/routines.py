@@ -106,6 +106,8 @@ def prepare_meeting(orc, actors, instance_id: int):
 
 def meeting_answer(next_meeting: datetime) -> dict:
     return {"moete_status": "gjennomfort", "faste_medlemmer": MEMBERS,
+            "saksliste": [{"punkt": "Status i skolen", "beslutning": "Fortsetter som før."},
+                          {"punkt": "Avlastning", "beslutning": "Søknad sendes."}],
             "beslutninger": [{"beslutning": "Assistent i 10 timer"}],
             "ansvarsfordeling": [{"oppgave": "Søke avlastning", "ansvarlig": "Tina Helse", "frist": "2027-03-01"}],
             "tjenestemottaker_svar": "ikke_aktuelt", "beslutninger_bekreftet": True,

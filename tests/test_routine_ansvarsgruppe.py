@@ -53,8 +53,12 @@ def addresses(rows):
     return sorted(r["recipient"] for r in rows)
 
 
+REFERAT_PUNKTER = [{"punkt": "Status i skolen", "beslutning": "Skolen fortsetter med tilpasset opplegg."},
+                   {"punkt": "Avlastning", "beslutning": "Familien søker om avlastning."}]
+
+
 def hold(orc, group, people, next_meeting=None, **extra):
-    answer = {"moete_status": "gjennomfort", "faste_medlemmer": MEMBERS,
+    answer = {"moete_status": "gjennomfort", "faste_medlemmer": MEMBERS, "saksliste": REFERAT_PUNKTER,
               "beslutninger": [{"beslutning": "Assistent i 10 timer"}],
               "ansvarsfordeling": [{"oppgave": "Søke avlastning", "ansvarlig": "Tina Helse", "frist": "2027-03-01"}],
               "tjenestemottaker_svar": "ikke_aktuelt", "beslutninger_bekreftet": True}
