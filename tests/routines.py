@@ -98,6 +98,15 @@ def plan_case(orc, people, business_key, coordinator="kora", verktoy="ip"):
     return started
 
 
+def evaluation_opens(orc, clock, instance_id):
+    """Let the plan's evaluation timer (revisjonsdato − varsel, trinn 12) fire: the clock moves to it."""
+    from orchestrator.services import timers
+
+    for timer in [t for t in instances.get(orc, instance_id, SYSTEM).timers if t["element_id"] == "evalueringstid"]:
+        clock.set(max(timer["due_at"], clock.now()))  # none waiting: the date had come, it opened at once
+        timers.fire_due(orc)
+
+
 def send(orc, name, business_key, actor, payload=None):
     return messages.send(orc, name, business_key, payload or {}, actor)
 

@@ -133,6 +133,22 @@ def at_most_five_plans(rc: RuleContext, field: Field, value) -> None:
             f"vil påta seg oppdraget.")
 
 
+@rule("ip_til_koordinator")
+def plan_to_the_coordinator(rc: RuleContext, field: Field, value) -> None:
+    """Lund § 6 at trinn 8: choosing IP gives the case's coordinator one more plan.
+
+    Adds `ip_aktive_planer` (the coordinator's active plans, this case excluded) and `ip_krever_aksept`
+    (true when that is five or more and they have not accepted this case themselves), so the diagram can
+    ask the coordinator. It refuses nothing: the register checks the limit again when the plan is recorded.
+    """
+    coordinator = cases.coordinator_of(rc.session, rc.business_key)
+    count = cases.active_plans(rc.session, coordinator, exclude_business_key=rc.business_key) if coordinator else 0
+    rc.cleaned["ip_aktive_planer"] = count
+    rc.cleaned["ip_krever_aksept"] = bool(
+        value == cases.IP and coordinator and count >= cases.PLAN_LIMIT
+        and not cases.accepted_for_case(rc.session, coordinator, rc.business_key))
+
+
 def _notice_days(rc: RuleContext) -> int:
     try:
         return max(NOTICE_PERIOD_DAYS, int(rc.data.get("varslingsfrist_dager") or NOTICE_PERIOD_DAYS))
