@@ -1,8 +1,8 @@
 """The five-plan limit (seed 004 § 6) is an invariant, kept wherever a plan comes to a coordinator.
 
 «Tjenesteytere kan ikke pålegges å ha koordinatoransvar for mer enn 5 individuelle planer.» A plan comes to a
-coordinator when they are appointed (11.1), when IP is chosen at trinn 8, when the coordinator changes (11.2) and
-when a stopped case is taken up again. At each point the routine asks the coordinator themselves, and the case
+coordinator when they are appointed (11.1, or as barnekoordinator), when IP is chosen at trinn 8, when the
+coordinator changes (11.2) and when a stopped case is taken up again. At each point the routine asks the coordinator themselves, and the case
 register refuses without their recorded acceptance. The stateful test at the end drives random sequences of these
 actions over several coordinators and cases through the service layer and checks the invariant after every step.
 """
@@ -187,6 +187,32 @@ def machine_for(orc, people):
                     do(orc, started.id, "onske", people.kari, {**WISH, "koordinator": who,
                                                                 "koordinator_spor_om_aksept": True})
                     do(orc, started.id, "aksept", self.actor(who), {"godtar_flere_planer": "ja" if accepts else "nei"})
+
+        @rule(data=st.data())
+        def appoint_a_barnekoordinator(self, data):
+            """Samarbeid: the family has the right and wants one; KE appoints; the plan routine starts with them."""
+            who = data.draw(st.sampled_from(self.coordinators))
+            key = self.key()
+            check = instances.start(orc, "samarbeid", people.tina, business_key=key)
+            do(orc, check.id, "steg1", people.tina, {"gjelder": "Emma S.", "andre_tjenester": "ja",
+                                                     "tjenester": [{"navn": "Skole"}], "konklusjon_steg1": "Skolen."})
+            do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
+            do(orc, check.id, "steg3", people.tina, {"tjeneste": {"kontakt_dato": "2027-01-06", "kontaktperson": "K",
+                                                                  "samtykke_til_deling": "samtykke"}})
+            do(orc, check.id, "barnekoordinator_vurdering", people.tina, {
+                "vilkar_barn": "ja", "vilkar_alvorlig": "ja", "vilkar_langvarig": "ja", "vurdering_barnekoordinator": "x"})
+            do(orc, check.id, "barnekoordinator_svar", people.kari, {
+                "barnekoordinator_svar_dato": "2027-01-12", "informert_om_klage": True,
+                "familien_onsker_barnekoordinator": "ja"})
+            try:
+                do(orc, check.id, "barnekoordinator_oppnevning", people.kari, {
+                    "barnekoordinator": who, "familien_informert_om_barnekoordinator": True})
+            except Invalid:
+                return  # five plans already: KE must choose someone else
+            started = instances.list_instances(orc, SYSTEM, process_key="oppstart", business_key=key).items[0]
+            self.running[key] = started.id
+            do(orc, started.id, "onske", people.kari, ASKED)
+            do(orc, started.id, "samtale", people.kari, CONSENT)
 
         @rule(data=st.data())
         def choose_the_tools(self, data):

@@ -137,3 +137,34 @@ def test_the_referat_follows_the_agenda_through_the_api(api, orc, seeded, people
     api.complete(people.kora, group.id, "moete", answer)
     text = notices(orc, group.id, "referat")[0]["text"]
     assert text.index("1. Status i skolen") < text.index("Besluttet om status i skolen.") < text.index("2. Avlastning")
+
+
+def test_a_barnekoordinator_is_appointed_through_the_api(api, orc, seeded, people, clock):
+    from routines import data
+    from test_routine_samarbeid import CHILD, STEG3, TJENESTER
+
+    response = api.web.api("POST", "/api/v1/instances", api.token(people.tina),
+                           json={"process_key": "samarbeid", "business_key": "SAK-B"})
+    assert response.status_code == 201, response.get_json()
+    check = response.get_json()["id"]
+    api.complete(people.tina, check, "steg1", {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": TJENESTER,
+                                               "konklusjon_steg1": "Skole og barnevern."})
+    api.complete(people.tina, check, "steg2", {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
+    for _ in TJENESTER:
+        api.complete(people.tina, check, "steg3", STEG3)
+    done = api.complete(people.tina, check, "barnekoordinator_vurdering", CHILD)
+    assert done["next_tasks"] == []  # the written answer is KE's
+    answer = api.task(people.kari, check, "barnekoordinator_svar")
+    detail = api.web.api("GET", f"/api/v1/tasks/{answer['id']}", api.token(people.kari)).get_json()
+    assert "statsforvalteren" in detail["documentation"]
+    api.complete(people.kari, check, "barnekoordinator_svar", {"barnekoordinator_svar_dato": "2027-01-12",
+                                                               "informert_om_klage": True,
+                                                               "familien_onsker_barnekoordinator": "ja"})
+    appointment = api.task(people.kari, check, "barnekoordinator_oppnevning")
+    assert appointment["due_at"].startswith((clock.now() + timedelta(days=14)).date().isoformat())
+    api.complete(people.kari, check, "barnekoordinator_oppnevning", {"barnekoordinator": "kai",
+                                                                     "familien_informert_om_barnekoordinator": True})
+    shown = api.instance(people.kari, check)
+    assert shown["status"] == "completed" and "samordning" not in shown["completed_elements"]
+    oppstart = instance_of(orc, "oppstart", "SAK-B")
+    assert data(orc, oppstart.id)["koordinator"] == "kai"
