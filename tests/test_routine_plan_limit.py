@@ -89,6 +89,22 @@ def test_a_coordinator_who_declines_a_sixth_plan_is_not_given_it(orc, people, ko
     assert _plans(orc, "kora") == 5 and _case(orc, "SAK-B").planverktoy is None
 
 
+def test_after_a_declined_sixth_plan_a_new_coordinator_takes_trinn_8(orc, people, kora_at_four_with_two_more_appointed):
+    case = kora_at_four_with_two_more_appointed
+    _to_trinn_8(orc, case.id, people.kora, "ip")
+    do(orc, case.id, "ip_aksept", people.kora, {"godtar_ip_over_grense": "nei"})
+    change = instances.start(orc, "skifte_av_koordinator", people.kora, business_key="SAK-B",
+                             data={"skifte_arsak": "Har fem planer."})
+    do(orc, change.id, "leder_avklaring", people.lars, {"skifte_godkjent": "ja"})
+    do(orc, change.id, "planeier", people.kora, {"planeier_kontaktet": "2027-02-01"})
+    do(orc, change.id, "deltakere", people.kora, {"noen_tar_over": "ja", "ny_koordinator": "kai"})
+    do(orc, change.id, "ny_koordinator_leder", people.kai, {"leder_har_godkjent": "ja"})
+    do(orc, change.id, "informere", people.kora, {"planeier_informert": True, "lagt_til_i_planen": True})
+    assert task_named(orc, case.id, "verktoy").assignee == "kai"  # trinn 8 followed the role
+    do(orc, case.id, "verktoy", people.kai, {"verktoy": "ip", "verktoy_begrunnelse": "Personen ønsker IP."})
+    assert open_elements(orc, case.id) == ["plan"] and (_plans(orc, "kai"), _plans(orc, "kora")) == (1, 5)
+
+
 def test_the_register_refuses_a_plan_over_the_limit_without_the_coordinators_own_acceptance(
         orc, people, kora_at_four_with_two_more_appointed):
     with orc.db.read() as session:
