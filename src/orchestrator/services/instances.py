@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..engine import workflow as engine
 from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
-from . import cases, rules, runtime, validation
+from . import cases, rules, runtime, tasks, validation
 from .access import MANAGER, PROCESS_OWNER, Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -35,6 +35,7 @@ class InstanceSummary:
     completed_at: datetime | None
     next_timer_at: datetime | None
     error: str | None = None
+    next_tasks: list = field(default_factory=list)  # on a start: the open tasks the starter may do now
 
 
 @dataclass
@@ -54,10 +55,7 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
     business_key = validation.business_key(business_key)
     data = validation.data(data)
     with ctx.write("instance.start") as session:
-        row = SpecCache.latest_row(session, key, kind="bpmn")
-        if row is None:
-            raise NotFound(f"prosessen «{key}» er ikke rullet ut")
-        pins = ctx.specs.pins_for(session, key)
+        pins = ctx.specs.pins_for(session, key)  # NotFound when the process is not deployed
         bundle = ctx.specs.bundle(session, key, pins)
         start_info = _start_element(bundle, key)
         if not may_start(session, actor, start_info.role if start_info else None, business_key):
@@ -71,9 +69,11 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
             except FormInvalid as error:
                 raise Invalid("Startskjemaet har feil", error.errors) from None
             rules.check_start(session, form, data, actor, business_key)
-        step = runtime.create(ctx, session, key, business_key, data, actor)
+        step = runtime.create(ctx, session, key, business_key, data, actor, pins=pins)
         runtime.commit(step)
-        return _summary(step.row, bundle.spec.description)
+        started = _summary(step.row, bundle.spec.description)
+        started.next_tasks = tasks.following(session, step, actor)  # where the starter goes on, without asking
+        return started
 
 
 def _start_element(bundle, key):

@@ -23,7 +23,7 @@ from . import deploy_checks, deployment, instances
 from .access import PROCESS_OWNER, Actor, require
 from .context import Orchestrator
 from .errors import DeployRefused, Invalid, NotFound, Problem
-from .instances import Page
+from .paging import Page
 from .specs import SpecCache
 
 KINDS = ("bpmn", "dmn", "form")

@@ -203,6 +203,11 @@ class InstanceSummarySchema(Schema):
 InstancePageSchema = page_of(InstanceSummarySchema, "InstancePage")
 
 
+class StartedSchema(InstanceSummarySchema):
+    next_tasks = fields.List(fields.Nested(lambda: TaskSchema()), required=True,
+                             metadata={"description": "the new case's open tasks you may do now (go on without a GET)"})
+
+
 class InstanceTaskSchema(Schema):
     id = fields.String(required=True)
     element_id = fields.String(required=True)
