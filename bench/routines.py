@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from orchestrator.engine.helpers import OSLO
+from orchestrator.engine.helpers import OSLO, add_days
 from orchestrator.services import instances, tasks, timers
 from orchestrator.services.access import SYSTEM
 
@@ -110,6 +110,8 @@ def prepare_meeting(orc, actors, instance_id: int):
 
 def meeting_answer(next_meeting: datetime) -> dict:
     return {"moete_status": "gjennomfort", "faste_medlemmer": MEMBERS,
+            "saksliste": [{"punkt": "Status i skolen", "beslutning": "Fortsetter som før."},
+                          {"punkt": "Avlastning", "beslutning": "Søknad sendes."}],
             "beslutninger": [{"beslutning": "Assistent i 10 timer"}],
             "ansvarsfordeling": [{"oppgave": "Søke avlastning", "ansvarlig": "Tina Helse", "frist": "2027-03-01"}],
             "tjenestemottaker_svar": "ikke_aktuelt", "beslutninger_bekreftet": True,
@@ -123,6 +125,8 @@ def meeting_cycle(orc, actors, manual_clock, instance_id: int, meeting: datetime
     Returns the next meeting's time.
     """
     prepare_meeting(orc, actors, instance_id)
+    manual_clock.set(add_days(meeting, -14))  # the innkalling leaves at D-14 (never for a past meeting)
+    timers.fire_due(orc)
     manual_clock.set(meeting + timedelta(hours=2))
     timers.fire_due(orc)
     following = meeting + timedelta(days=60)

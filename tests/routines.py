@@ -69,6 +69,9 @@ CONSENT = {
 # an ansvarsgruppe started on its own records the consent it needs (decision 0016)
 GROUP_CONSENT = {"kilde": "gis_naa", "dato": "2027-01-05", "gitt_av": "bruker", "form": "muntlig",
                  "omfatter": ["ansvarsgruppe"], "deles_med": ["skole", "helsestasjon", "nav"]}
+# the family's consent given with their wish for a barnekoordinator (samarbeid, decision 0016)
+BARNEKOORDINATOR_CONSENT = {"samtykke_av": "foresatte", "samtykke_form": "skriftlig",
+                            "deles_med": ["skole", "helsestasjon", "ppt"]}
 WISH = {"har_onske": "ja", "onsket_koordinator": "Kora", "onske_innfris": "ja"}
 
 
@@ -99,6 +102,15 @@ def plan_case(orc, people, business_key, coordinator="kora", verktoy="ip"):
     appoint(orc, started.id, people, koordinator=coordinator)
     to_plan(orc, started.id, getattr(people, coordinator), verktoy)
     return started
+
+
+def evaluation_opens(orc, clock, instance_id):
+    """Let the plan's evaluation timer (revisjonsdato − varsel, trinn 12) fire: the clock moves to it."""
+    from orchestrator.services import timers
+
+    for timer in [t for t in instances.get(orc, instance_id, SYSTEM).timers if t["element_id"] == "evalueringstid"]:
+        clock.set(max(timer["due_at"], clock.now()))  # none waiting: the date had come, it opened at once
+        timers.fire_due(orc)
 
 
 def send(orc, name, business_key, actor, payload=None):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from routines import (  # noqa: F401
-    CONSENT, KARTLEGGING, appoint, data, do, instance_of, open_elements, people, plan_case, seeded, send,
-    start_oppstart, to_plan,
+    CONSENT, KARTLEGGING, appoint, data, do, evaluation_opens, instance_of, open_elements, people, plan_case, seeded,
+    send, start_oppstart, to_plan,
 )
 from helpers import open_tasks
 from orchestrator.services import cases, instances, samtykke
@@ -16,7 +16,8 @@ IP_PLAN = {"mal_ressurser_behov": "Mestre skolehverdagen.", "plandeltakere": "Sk
            "bidrag": "Foreldre følger opp lekser.", "tiltak": [{"tiltak": "Assistent", "omfang": "10 t/uke",
                                                                   "ansvarlig": "Skolen"}],
            "gjennomforing": "Ukentlig.", "planperiode_fra": "2027-02-01", "planperiode_til": "2027-12-31",
-           "revisjon_dato": "2027-06-01", "samtykke_registrert": True, "samarbeid_med": "PPT"}
+           "revisjon_dato": "2027-06-01", "evaluering_varsel_dager": 14, "samtykke_registrert": True,
+           "samarbeid_med": "PPT"}
 
 
 def _plans(orc, username):
@@ -64,7 +65,7 @@ def test_consent_records_what_it_covers_and_with_whom(orc, seeded, people):
     assert consent.registrert_av == "kari" and [h["handling"] for h in consent.historikk] == ["gitt"]
 
 
-def test_the_whole_routine_with_an_individual_plan_runs_all_13_steps(orc, seeded, people):
+def test_the_whole_routine_with_an_individual_plan_runs_all_13_steps(orc, seeded, people, clock):
     started = start_oppstart(orc, people, "SAK-2027-1")
     appoint(orc, started.id, people, koordinator="kora")
     assert open_elements(orc, started.id) == ["oppstartsamtale"]
@@ -77,10 +78,12 @@ def test_the_whole_routine_with_an_individual_plan_runs_all_13_steps(orc, seeded
     assert _plans(orc, "kora") == 1
     do(orc, started.id, "plan", people.kora, IP_PLAN)
     do(orc, started.id, "koordinere", people.kora, {"oppfolging_status": "Tiltak i gang."})
+    evaluation_opens(orc, clock, started.id)
     do(orc, started.id, "evaluere", people.kora, {"evaluering": "Delvis nådd.", "videre_koordinering": "ja"})
     assert open_elements(orc, started.id) == ["plan"]  # steps 10–13 loop while coordination is needed
     do(orc, started.id, "plan", people.kora, IP_PLAN)
     do(orc, started.id, "koordinere", people.kora, {"oppfolging_status": "Godt i gang."})
+    evaluation_opens(orc, clock, started.id)
     do(orc, started.id, "evaluere", people.kora, {"evaluering": "Mål nådd.", "videre_koordinering": "nei"})
     with pytest.raises(Invalid):
         do(orc, started.id, "avslutning", people.kora, {})

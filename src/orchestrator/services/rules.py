@@ -125,12 +125,45 @@ def at_most_five_plans(rc: RuleContext, field: Field, value) -> None:
     existing_user(rc, field, value)
     count = cases.active_plans(rc.session, value, exclude_business_key=rc.business_key)
     rc.cleaned[f"{field.key}_aktive_planer"] = count
-    if count >= cases.PLAN_LIMIT and not rc.cleaned.get(f"{field.key}_spor_om_aksept"):
+    ask = f"{field.key}_spor_om_aksept"
+    if count >= cases.PLAN_LIMIT and not rc.cleaned.get(ask):
         name = cases.display_name(rc.session, value)
+        # a form without the question cannot ask: the appointee must be someone else
+        choice = (f"Velg en annen, eller kryss av for å spørre {name} om hen selv vil påta seg oppdraget."
+                  if ask in rc.cleaned else "Velg en annen.")
         raise RuleViolation(
             f"{name} ({value}) er allerede koordinator for {count} aktive individuelle planer. Ingen kan pålegges "
-            f"mer enn {cases.PLAN_LIMIT} (Lund § 6). Velg en annen, eller kryss av for å spørre {name} om hen selv "
-            f"vil påta seg oppdraget.")
+            f"mer enn {cases.PLAN_LIMIT} (Lund § 6). {choice}")
+
+
+@rule("ip_til_koordinator")
+def plan_to_the_coordinator(rc: RuleContext, field: Field, value) -> None:
+    """Lund § 6 at trinn 8: choosing IP gives the case's coordinator one more plan.
+
+    Adds `ip_aktive_planer` (the coordinator's active plans, this case excluded) and `ip_krever_aksept`
+    (true when that is five or more and they have not accepted this case themselves), so the diagram can
+    ask the coordinator. It refuses nothing: the register checks the limit again when the plan is recorded.
+    """
+    coordinator = cases.coordinator_of(rc.session, rc.business_key)
+    count = cases.active_plans(rc.session, coordinator, exclude_business_key=rc.business_key) if coordinator else 0
+    rc.cleaned["ip_aktive_planer"] = count
+    rc.cleaned["ip_krever_aksept"] = bool(
+        value == cases.IP and coordinator and count >= cases.PLAN_LIMIT
+        and not cases.accepted_for_case(rc.session, coordinator, rc.business_key))
+
+
+@rule("barnekoordinator_paa_saken")
+def barnekoordinator_on_the_case(rc: RuleContext, field: Field, value) -> None:
+    """A barnekoordinator named when a case starts must be the coordinator the case register already has
+    (appointed in the samarbeid routine, hol. § 7-2 a); they are then the case's coordinator (`koordinator`)."""
+    if not value:
+        return
+    registered = cases.coordinator_of(rc.session, rc.business_key)
+    if registered != value:
+        raise RuleViolation(
+            f"«{value}» er ikke registrert som koordinator på saken «{rc.business_key or ''}». Barnekoordinator "
+            f"oppnevnes av koordinerende enhet i samarbeidsrutinen; ellers oppnevnes koordinator i trinn 5.")
+    rc.cleaned["koordinator"] = value
 
 
 def _notice_days(rc: RuleContext) -> int:

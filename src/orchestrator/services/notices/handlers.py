@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ... import clock
+from ...clock import OSLO
 from ...store.models import Notice
 from .. import jobs, runtime, samtykkeregister, tjenester
 from ..context import Orchestrator
@@ -118,10 +119,16 @@ def queue_meeting(ctx: Orchestrator, session: Session, step: runtime.Step, kind:
         rows.append(_row(ctx, step, kind, meeting.moete_id, uid, meeting.tidspunkt, meeting.sted, person,
                          rendered, domain, now, reply_to=meeting.leder, invite=invite, method=method,
                          sequence=sequence))
-    # How long before the meeting it goes out (the routine asks for at least 14 days).
+    # How long before the meeting it goes out (the routine asks for at least 14 days), in calendar days in
+    # Norway: a worker a second past D-14 at 09:00 still sends it 14 days before a meeting at 09:00.
     _queue(ctx, session, step, kind, meeting.moete_id, rows, now,
-           {"dager_foer_moetet": (meeting.tidspunkt - now).days})
+           {"dager_foer_moetet": days_before(meeting.tidspunkt, now)})
     return rows
+
+
+def days_before(meeting: datetime, now: datetime) -> int:
+    """Calendar days from `now` to the meeting, counted on Norwegian dates."""
+    return (meeting.astimezone(OSLO).date() - now.astimezone(OSLO).date()).days
 
 
 def queue_minutes(ctx: Orchestrator, session: Session, step: runtime.Step, data: dict) -> list[Notice]:
