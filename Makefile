@@ -54,7 +54,9 @@ bench: $(VENV)/.installed-test
 
 # Production: gunicorn for the web, one or more `orchestrator worker` processes for timers and notices.
 serve: $(VENV)/.installed assets db
-	$(BIN)/gunicorn --workers $${WEB_WORKERS:-2} --bind $${BIND:-127.0.0.1:5000} 'orchestrator.web.app:create_app()'
+	@# threaded workers keep clients' connections alive (sync workers reconnect on every request)
+	$(BIN)/gunicorn --workers $${WEB_WORKERS:-2} --worker-class gthread --threads $${WEB_THREADS:-4} \
+		--bind $${BIND:-127.0.0.1:5000} 'orchestrator.web.app:create_app()'
 
 worker: $(VENV)/.installed db
 	$(BIN)/orchestrator worker

@@ -12,12 +12,9 @@ from .env import ROOT, Env
 
 
 class Gunicorn:
-    """`gunicorn --workers N --bind 127.0.0.1:PORT 'orchestrator.web.app:create_app()'`.
-
-    Sync workers (the default, as `make serve`): one request at a time per worker process, and
-    gunicorn closes the connection after each response (sync workers do not keep connections
-    alive), so a client's keep-alive session reconnects on every request.
-    """
+    """`gunicorn --workers N --worker-class gthread --threads 4 --bind 127.0.0.1:PORT 'orchestrator.web.app:create_app()'`,
+    as `make serve` runs it: threaded workers keep a client's connection alive between requests (sync
+    workers close it after each response, so every request paid for a new TCP connection)."""
 
     def __init__(self, env: Env, workers: int = 1, environment: dict | None = None):
         self.env, self.workers, self.environment = env, workers, environment or {}
@@ -31,8 +28,8 @@ class Gunicorn:
         self.log_path = self.env.home / f"gunicorn-{port}.log"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [gunicorn, "--workers", str(self.workers), "--bind", f"127.0.0.1:{port}",
-             "orchestrator.web.app:create_app()"],
+            [gunicorn, "--workers", str(self.workers), "--worker-class", "gthread", "--threads", "4",
+             "--bind", f"127.0.0.1:{port}", "orchestrator.web.app:create_app()"],
             cwd=ROOT, env={**self.env.server_env(), **self.environment}, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
