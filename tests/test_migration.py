@@ -21,6 +21,7 @@ from orchestrator.services.access import SYSTEM
 from orchestrator.services.errors import Forbidden, Invalid, NotFound
 from orchestrator.store.models import AuditEntry, Instance, OpenTask, WaitingTimer
 from conftest import DEPLOYER
+from test_cli import run  # noqa: F401 - the command-line fixture
 
 SOURCE = (ROOT / "processes" / "ansvarsgruppe.bpmn").read_text()
 NOTICE = "iso(subtract_days(moetetid, varslingsfrist_dager))"
@@ -367,3 +368,32 @@ def test_a_case_in_a_called_process_moves_with_the_callers_new_pins(orc, deploy)
     assert pins == {"test_forelder": 2, "test_barn": 2}
     [task] = open_tasks(orc, started.id)
     assert (task.element_id, task.name) == ("c_oppgave", "Oppgave i den kalte prosessen")
+
+
+def test_process_owners_move_cases_from_the_command_line(run, tmp_path):
+    from test_cli import _json
+
+    folder = tmp_path / "v1"
+    folder.mkdir()
+    for name, content in diagrams.user_task_with_gateway():
+        (folder / name).write_text(content)
+    run("db", "upgrade")
+    run("deploy", str(folder))
+    first = _json(run("instances", "start", "test_gateway", "--business-key", "SAK-1", "--json"))
+    second = _json(run("instances", "start", "test_gateway", "--business-key", "SAK-2", "--json"))
+    (folder / "test_gateway.bpmn").write_text(renamed(dict(diagrams.user_task_with_gateway())["test_gateway.bpmn"],
+                                                      "vurder", "vurder_behov"))
+    run("deploy", str(folder))
+
+    dry = run("migrate", "test_gateway", "--to", "2", "--dry-run")
+    assert "avvist" in dry.stdout and "«Vurder behov» (vurder) finnes ikke i versjon 2" in dry.stdout
+    assert "uten mål i v2: vurder (2 sak(er))" in dry.stdout
+    refused = run("migrate", "test_gateway", "--to", "2", "--map", "vurder", expect=2)
+    assert "GAMMEL_ID=NY_ID" in refused.stderr
+    moved = _json(run("migrate", "test_gateway", "--to", "2", "--map", "vurder=vurder_behov",
+                      "--instance", str(first["id"]), "--json"))
+    assert (moved["moved"], moved["refused"]) == (1, 0)
+    assert moved["instances"][0]["placements"][0]["target_id"] == "vurder_behov"
+    shown = _json(run("instances", "show", str(first["id"]), "--json"))
+    assert (shown["process_version"], [t["element_id"] for t in shown["tasks"]]) == (2, ["vurder_behov"])
+    assert _json(run("instances", "show", str(second["id"]), "--json"))["process_version"] == 1

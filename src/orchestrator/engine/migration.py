@@ -89,12 +89,15 @@ class Refused(Exception):
         super().__init__("; ".join(reasons))
 
 
-def migrate(workflow, source: SpecBundle, target: SpecBundle, mapping: dict[str, str] | None = None) -> Outcome:
+def migrate(workflow, source: SpecBundle, target: SpecBundle, mapping: dict[str, str] | None = None,
+            diffs: dict | None = None) -> Outcome:
     """Move `workflow` (in place) from `source`'s specs onto `target`'s; `Refused` if it cannot.
 
-    After a refusal or any failure the workflow is half-moved: the caller must drop it.
+    After a refusal or any failure the workflow is half-moved: the caller must drop it. `diffs`
+    keeps the spec diffs for a batch under one mapping (they depend on the specs only, and are
+    about a quarter of the work per case).
     """
-    move = _Move(workflow, source, target, dict(mapping or {}))
+    move = _Move(workflow, source, target, dict(mapping or {}), {} if diffs is None else diffs)
     flows = move.flows()
     for flow, new_spec, spec_diff in flows:
         move.check(flow, new_spec, spec_diff)
@@ -123,8 +126,8 @@ def migrate(workflow, source: SpecBundle, target: SpecBundle, mapping: dict[str,
 class _Move:
     """One instance's move: which spec each (sub)workflow goes to, and what would find no target."""
 
-    def __init__(self, workflow, source: SpecBundle, target: SpecBundle, mapping: dict[str, str]):
-        self.workflow, self.source, self.target, self.mapping = workflow, source, target, mapping
+    def __init__(self, workflow, source: SpecBundle, target: SpecBundle, mapping: dict[str, str], diffs: dict):
+        self.workflow, self.source, self.target, self.mapping, self.diffs = workflow, source, target, mapping, diffs
         self.version = target.pins.get(target.key, "?")
         self.outcome, self.reasons = Outcome(), []
 
@@ -137,8 +140,14 @@ class _Move:
                 new_spec = self.target.spec
             else:
                 new_spec = self.target.subprocess_specs.get(self.mapped(flow.spec.name))
-            found.append((flow, new_spec, SpecDiff(registry, flow.spec, new_spec) if new_spec is not None else None))
+            found.append((flow, new_spec, self.diff(registry, flow.spec, new_spec) if new_spec is not None else None))
         return found
+
+    def diff(self, registry, old_spec, new_spec) -> SpecDiff:
+        key = (id(old_spec), id(new_spec))
+        if key not in self.diffs:  # the specs are kept alive by the bundles the batch holds
+            self.diffs[key] = SpecDiff(registry, old_spec, new_spec)
+        return self.diffs[key]
 
     def mapped(self, name: str) -> str:
         """A task spec's name in the new version under the mapping (derived names follow their element)."""

@@ -87,18 +87,14 @@ class MigrationPlan:
     unmapped: list[Unmapped]
     target_elements: list[TargetElement]
     limits: tuple[str, ...] = LIMITS
+    movable: int = 0  # counted from `instances`
+    refused: int = 0
+    moved: int = 0
 
-    @property
-    def movable(self) -> int:
-        return sum(1 for i in self.instances if i.movable)
-
-    @property
-    def refused(self) -> int:
-        return sum(1 for i in self.instances if not i.movable)
-
-    @property
-    def moved(self) -> int:
-        return sum(1 for i in self.instances if i.moved)
+    def __post_init__(self):
+        self.movable = sum(1 for i in self.instances if i.movable)
+        self.refused = len(self.instances) - self.movable
+        self.moved = sum(1 for i in self.instances if i.moved)
 
 
 def plan(ctx: Orchestrator, process_key: str, target_version: int, actor: Actor,
@@ -109,7 +105,8 @@ def plan(ctx: Orchestrator, process_key: str, target_version: int, actor: Actor,
         target = _Target.read(ctx, session, process_key, target_version)
         rows, unknown = _candidates(session, process_key, target_version, instance_ids)
         mapping = _checked_mapping(ctx, session, mapping, target, rows)
-        plans = [_dry_run(ctx, session, row, target, mapping) for row in rows]
+        diffs: dict = {}  # SpiffWorkflow's spec diffs, shared by the batch
+        plans = [_dry_run(ctx, session, row, target, mapping, diffs) for row in rows]
     return _result(target, mapping, plans + [_not_a_candidate(i, process_key) for i in unknown], dry_run=True)
 
 
@@ -122,7 +119,8 @@ def migrate(ctx: Orchestrator, process_key: str, target_version: int, actor: Act
         target = _Target.read(ctx, session, process_key, target_version)
         rows, unknown = _candidates(session, process_key, target_version, instance_ids)
         mapping = _checked_mapping(ctx, session, mapping, target, rows)
-    plans = [_move(ctx, row.id, target, mapping, actor) for row in rows]
+    diffs: dict = {}
+    plans = [_move(ctx, row.id, target, mapping, actor, diffs) for row in rows]
     return _result(target, mapping, plans + [_not_a_candidate(i, process_key) for i in unknown], dry_run=False)
 
 
@@ -202,7 +200,7 @@ def _checked_mapping(ctx, session, mapping: dict | None, target: _Target, rows) 
 # --- one case ----------------------------------------------------------------------------------------------
 
 
-def _dry_run(ctx: Orchestrator, session, row: runtime.InstanceRow, target: _Target, mapping) -> InstancePlan:
+def _dry_run(ctx: Orchestrator, session, row: runtime.InstanceRow, target: _Target, mapping, diffs) -> InstancePlan:
     """The move done on a copy of the case read from the database, then dropped."""
     source = ctx.specs.bundle(session, row.process_key, row.pins)
     state = session.scalar(select(Instance.state).where(Instance.id == row.id))
@@ -210,13 +208,13 @@ def _dry_run(ctx: Orchestrator, session, row: runtime.InstanceRow, target: _Targ
     plan = InstancePlan(row.id, row.business_key, row.process_version, movable=True,
                         missing_data=target.missing(engine.current_data(workflow)))
     try:
-        _fill(plan, engine_migration.migrate(workflow, source, target.bundle, mapping))
+        _fill(plan, engine_migration.migrate(workflow, source, target.bundle, mapping, diffs))
     except engine_migration.Refused as refused:
         _refuse(plan, refused)
     return plan
 
 
-def _move(ctx: Orchestrator, instance_id: int, target: _Target, mapping, actor: Actor) -> InstancePlan:
+def _move(ctx: Orchestrator, instance_id: int, target: _Target, mapping, actor: Actor, diffs) -> InstancePlan:
     """Load, move the workflow, repin, audit, commit: one case, all or nothing."""
     plan = InstancePlan(instance_id, None, 0, movable=True)
     try:
@@ -227,7 +225,7 @@ def _move(ctx: Orchestrator, instance_id: int, target: _Target, mapping, actor: 
                 raise engine_migration.Refused([f"Saken er allerede på versjon {step.row.process_version}."])
             pins_before = dict(step.row.pins)
             plan.missing_data = target.missing(engine.current_data(step.workflow))
-            outcome = engine_migration.migrate(step.workflow, step.bundle, target.bundle, mapping)
+            outcome = engine_migration.migrate(step.workflow, step.bundle, target.bundle, mapping, diffs)
             _fill(plan, outcome)
             runtime.repin(step, target.bundle)
             step.row.trail = _trail_mapped(step.row.trail, mapping)
