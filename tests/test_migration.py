@@ -16,7 +16,7 @@ from routines import ROOT, do, instance_of, people, plan_case, seeded, send  # n
 from test_routine_ansvarsgruppe import FIRST, create, hold, prepare, sent
 
 from helpers import open_elements, open_tasks, task_named
-from orchestrator.services import instances, migration, timers
+from orchestrator.services import instances, migration, tasks, timers
 from orchestrator.services.access import SYSTEM
 from orchestrator.services.errors import Forbidden, Invalid, NotFound
 from orchestrator.store.models import AuditEntry, Instance, OpenTask, WaitingTimer
@@ -167,6 +167,79 @@ def test_a_moved_ansvarsgruppe_still_hears_that_the_person_no_longer_wants_it(or
     do(orc, group.id, "opplosning", people.kora, {"opplosning_grunn": "onsker_ikke", "fortsatt_behov_for_samarbeid": "nei"})
     detail = instances.get(orc, group.id, SYSTEM)
     assert (detail.status, detail.timers) == ("completed", [])
+
+
+def test_an_element_renamed_further_ahead_needs_no_mapping(orc, group, people, clock, deploy):
+    """The end of the meeting cycles lies ahead of the case (predicted below the running meeting
+    period): it is predicted again from version 2, and the case later ends through the new element."""
+    deploy(("ansvarsgruppe.bpmn", renamed(SOURCE, "moeter_slutt", "ikke_lenger_behov")))
+    done = migration.migrate(orc, "ansvarsgruppe", 2, DEPLOYER)
+    assert (done.moved, done.instances[0].refusals) == (1, [])
+    clock.set(group.meeting + timedelta(hours=2))
+    timers.fire_due(orc)
+    hold(orc, group, people, **FIRST)  # the group is dissolved: through «ikke_lenger_behov»
+    do(orc, group.id, "opplosning", people.kora, {"opplosning_grunn": "felles_evaluering"})
+    detail = instances.get(orc, group.id, SYSTEM)
+    assert detail.status == "completed" and "ikke_lenger_behov" in detail.completed_elements
+
+
+def with_script_on(xml: str, flow_id: str, script_id: str, script: str) -> str:
+    """A script task `script_id` put on the sequence flow `flow_id` (between its source and target)."""
+    root = etree.fromstring(xml.encode())
+    flow = root.find(f".//bpmn:sequenceFlow[@id='{flow_id}']", NS)
+    container, target = flow.getparent(), flow.get("targetRef")
+    flow.set("targetRef", script_id)
+    task = etree.SubElement(container, f"{{{NS['bpmn']}}}scriptTask", id=script_id, name="Registrer", scriptFormat="python")
+    etree.SubElement(task, f"{{{NS['bpmn']}}}incoming").text = flow_id
+    etree.SubElement(task, f"{{{NS['bpmn']}}}outgoing").text = f"Flow_{script_id}"
+    etree.SubElement(task, f"{{{NS['bpmn']}}}script").text = script
+    etree.SubElement(container, f"{{{NS['bpmn']}}}sequenceFlow", id=f"Flow_{script_id}", sourceRef=script_id,
+                     targetRef=target)
+    incoming = container.find(f"*[@id='{target}']/bpmn:incoming", NS)
+    for node in container.find(f"*[@id='{target}']", NS).findall("bpmn:incoming", NS):
+        if node.text == flow_id:
+            node.text = f"Flow_{script_id}"
+    assert incoming is not None
+    return etree.tostring(root, encoding="unicode")
+
+
+def test_a_step_added_after_the_running_meeting_period_is_taken_when_it_ends(orc, group, people, clock, deploy):
+    """What the case will do after its running subprocess is predicted again from version 2."""
+    # version 2 records each meeting between the meeting period and «Videre behov for gruppen?»
+    deploy(("ansvarsgruppe.bpmn", with_script_on(SOURCE, "Flow_moeteperiode_videre_gw", "registrer_moete",
+                                                 "moeter_holdt = moete_nr")))
+    assert migration.migrate(orc, "ansvarsgruppe", 2, DEPLOYER).moved == 1
+    clock.set(group.meeting + timedelta(hours=2))
+    timers.fire_due(orc)
+    hold(orc, group, people, next_meeting=group.meeting + timedelta(days=90), **FIRST)
+    detail = instances.get(orc, group.id, SYSTEM)
+    assert "registrer_moete" in detail.completed_elements and detail.data["moeter_holdt"] == 1
+    assert open_elements(orc, group.id) == ["forberede_innkalling"]
+
+
+def test_a_samarbeid_check_in_step_3_moves_and_takes_the_step_added_after_it(orc, seeded, people, deploy):
+    """Step 3 is a multi-instance activity (one contact per service): one contact is done, one open.
+    Version 2 records the contacts after step 3; the case takes that step when its last contact is done."""
+    from test_routine_samarbeid import STEG3, TJENESTER
+
+    check = instances.start(orc, "samarbeid", people.tina, business_key="SAK-10")
+    do(orc, check.id, "steg1", people.tina, {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": TJENESTER,
+                                             "konklusjon_steg1": "Skole og barnevern er involvert."})
+    do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
+    do(orc, check.id, "steg3", people.tina, STEG3)
+    open_contact = task_named(orc, check.id, "steg3")
+    service = tasks.get(orc, open_contact.id, SYSTEM).data["tjeneste"]
+    assert service["navn"] in ("Skole", "Barnevern")
+    source = (ROOT / "processes" / "samarbeid.bpmn").read_text()
+    deploy(("samarbeid.bpmn", with_script_on(source, "Flow_steg3_barnekoordinator_vurdering", "registrer_kontakter",
+                                             "kontakter_registrert = len(tjenester)")))
+
+    assert migration.migrate(orc, "samarbeid", 2, DEPLOYER).moved == 1
+    assert task_named(orc, check.id, "steg3").id == open_contact.id  # the open contact is the same task
+    assert tasks.get(orc, open_contact.id, SYSTEM).data["tjeneste"] == service  # for the same service
+    do(orc, check.id, "steg3", people.tina, STEG3)
+    detail = instances.get(orc, check.id, SYSTEM)
+    assert detail.data["kontakter_registrert"] == 2 and open_elements(orc, check.id) == ["barnekoordinator_vurdering"]
 
 
 def test_a_version_that_removed_the_active_task_is_refused_for_that_instance(orc, seeded, people, clock, deploy):

@@ -9,7 +9,7 @@ import diagrams
 pytest.register_assert_rewrite("webtools")
 from webtools import ROLE_USERS  # noqa: E402
 
-from orchestrator.services import instances, users  # noqa: E402
+from orchestrator.services import instances  # noqa: E402
 from orchestrator.services.access import SYSTEM  # noqa: E402
 from helpers import open_tasks  # noqa: E402
 from test_migration import renamed  # noqa: E402

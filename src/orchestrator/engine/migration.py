@@ -15,7 +15,8 @@ leaves to the application is decided here (docs/decisions/0019):
 - *Timers follow their definition.* One whose definition is unchanged keeps its due time
   (SpiffWorkflow would count a duration from now again); a changed date is evaluated anew on the
   case's data; a changed duration counts from when the timer started. What is then due fires at once.
-- *Predicted tasks* under a running subprocess are predicted again when their element went away.
+- *What follows a running subprocess or multi-instance activity* is predicted again from the new
+  version (SpiffWorkflow resets only READY and WAITING tasks).
 
 Refusals are found before anything is changed; a workflow that fails half-way is dropped by the
 caller (it was taken out of the instance cache and the unit of work rolls back).
@@ -26,11 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    DurationTimerEventDefinition,
-    TimerEventDefinition,
-)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
@@ -78,6 +75,7 @@ class Outcome:
     unmapped: dict[str, str | None] = field(default_factory=dict)  # old element id -> name: no target
     suggestions: dict[str, str] = field(default_factory=dict)  # old element id -> SpiffWorkflow's guess
     notes: list[str] = field(default_factory=list)  # what moves, but not quite as a new case would have it
+    workflow: object = None  # the moved workflow, read back from its state: wired to the new specs only
 
 
 class Refused(Exception):
@@ -91,9 +89,8 @@ class Refused(Exception):
 
 def migrate(workflow, source: SpecBundle, target: SpecBundle, mapping: dict[str, str] | None = None,
             diffs: dict | None = None) -> Outcome:
-    """Move `workflow` (in place) from `source`'s specs onto `target`'s; `Refused` if it cannot.
-
-    After a refusal or any failure the workflow is half-moved: the caller must drop it. `diffs`
+    """Move `workflow` from `source`'s specs onto `target`'s; `Refused` if it cannot. The moved
+    workflow is `Outcome.workflow`; the one given is changed on the way and must be dropped. `diffs`
     keeps the spec diffs for a batch under one mapping (they depend on the specs only, and are
     about a quarter of the work per case).
     """
@@ -103,7 +100,7 @@ def migrate(workflow, source: SpecBundle, target: SpecBundle, mapping: dict[str,
         move.check(flow, new_spec, spec_diff)
     if move.reasons:
         raise Refused(list(dict.fromkeys(move.reasons)), move.outcome)
-    timers = _timers_before(workflow)
+    timers, kept = _timers_before(workflow), _data_before(workflow)
     try:
         for flow, new_spec, spec_diff in flows:
             if new_spec is None:  # a finished subprocess the new version no longer has
@@ -112,12 +109,16 @@ def migrate(workflow, source: SpecBundle, target: SpecBundle, mapping: dict[str,
             move.align(spec_diff, flow.spec, new_spec)
             migrate_workflow(WorkflowDiff(flow, spec_diff), flow, new_spec)
         workflow.subprocess_specs = target.subprocess_specs
+        _data_back(workflow, kept)
         for flow in [workflow, *workflow.subprocesses.values()]:
             _predict_again(flow)
         move.outcome.timers = _timers_follow(workflow, timers)
         _check_placed(workflow)
         workflow.do_engine_steps()  # what the new version makes ready at once (a timer now due) runs
         fire_due_timers(workflow)
+        # SpiffWorkflow wires a running subprocess to the task spec that started it; read the moved state
+        # back so nothing of the old version is left in what runs next (the instance cache keeps it)
+        move.outcome.workflow = serializer.loads(serializer.dumps(workflow), target.spec, target.subprocess_specs)
     except Exception as error:  # noqa: BLE001 - whatever SpiffWorkflow raised, this instance stays where it was
         raise Refused([f"Saken kunne ikke flyttes: {describe_error(error)}"], move.outcome) from error
     return move.outcome
@@ -236,42 +237,29 @@ def _has_boundary(spec) -> bool:
 
 def _regenerated(task) -> bool:
     """A predicted task is predicted again if it hangs below what migrate_workflow resets (READY,
-    WAITING) or below a running subprocess (`_predict_again`)."""
+    WAITING) or below a running activity (`_predict_again`)."""
     parent = task.parent
     while parent is not None and parent.has_state(PREDICTED):
         parent = parent.parent
-    if parent is None:
-        return False
-    if parent.has_state(TaskState.READY | TaskState.WAITING):
-        return True
-    return parent.has_state(TaskState.STARTED) and _repredictable(parent)
-
-
-def _repredictable(task) -> bool:
-    return isinstance(task.task_spec, SubWorkflowTask) and not isinstance(task.task_spec, LoopTask)
+    return parent is not None and parent.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED)
 
 
 def _predict_again(flow) -> None:
-    """A running subprocess's predicted continuation, predicted again from the new spec where it
-    held an element of the old one (SpiffWorkflow only resets READY and WAITING tasks)."""
-    specs = set(flow.spec.task_specs.values())
+    """What follows a running subprocess or multi-instance activity, predicted again from the new spec.
+    SpiffWorkflow resets only READY and WAITING tasks; the continuation of a running activity would
+    otherwise keep the old version's path (a step added after it skipped, a removed one still taken)."""
     for task in list(flow.tasks.values()):
-        if task.id not in flow.tasks or not task.has_state(TaskState.STARTED) or not _repredictable(task):
+        spec = task.task_spec
+        if task.id not in flow.tasks or not task.has_state(TaskState.STARTED):
             continue
-        if any(t.task_spec not in specs for t in _predicted_below(task)):
-            task._drop_children()
-            task.task_spec._predict_hook(task)
-            for child in task.children:
-                child.task_spec._predict(child, mask=PREDICTED)
-
-
-def _predicted_below(task):
-    stack = list(task.children)
-    while stack:
-        current = stack.pop()
-        if current.has_state(PREDICTED):
-            yield current
-            stack.extend(current.children)
+        if not isinstance(spec, (SubWorkflowTask, LoopTask)):
+            continue
+        instance = spec.task_spec if isinstance(spec, LoopTask) else None  # a loop's own iterations stay
+        for child in [c for c in task.children if c.has_state(PREDICTED) and c.task_spec.name != instance]:
+            flow._remove_task(child.id)
+        for output in spec.outputs:
+            child = task._add_child(output, TaskState.FUTURE)
+            child.task_spec._predict(child, mask=PREDICTED)
 
 
 def _check_placed(workflow) -> None:
@@ -281,6 +269,29 @@ def _check_placed(workflow) -> None:
         for task in flow.tasks.values():
             if task.task_spec not in specs:
                 raise WorkflowException(f"{_named(task.task_spec, None)} fikk ingen plass i den nye versjonen")
+
+
+# --- what a reset must not lose -------------------------------------------------------------------------
+
+
+def _data_before(workflow) -> dict:
+    """task id -> (data, internal data) of every task migrate_workflow resets (READY, WAITING)."""
+    flows = [workflow, *workflow.subprocesses.values()]
+    return {t.id: (t.data, t.internal_data) for flow in flows for t in flow.tasks.values()
+            if t.has_state(TaskState.READY | TaskState.WAITING)}
+
+
+def _data_back(workflow, kept: dict) -> None:
+    """`reset_branch` gives a task its parent's data and empty internal data: right for running a
+    branch again, wrong for a task that only moves. A contact task of step 3 would lose which service
+    it is for (its item and index); a timer's due time is decided in `_timers_follow`."""
+    for flow in [workflow, *workflow.subprocesses.values()]:
+        for task in flow.tasks.values():
+            if task.id not in kept:
+                continue
+            task.data = kept[task.id][0]
+            if getattr(task.task_spec, "event_definition", None) is None:
+                task.internal_data = {**kept[task.id][1], **task.internal_data}
 
 
 # --- timers --------------------------------------------------------------------------------------------------

@@ -227,6 +227,7 @@ def _move(ctx: Orchestrator, instance_id: int, target: _Target, mapping, actor: 
             plan.missing_data = target.missing(engine.current_data(step.workflow))
             outcome = engine_migration.migrate(step.workflow, step.bundle, target.bundle, mapping, diffs)
             _fill(plan, outcome)
+            step.workflow = outcome.workflow
             runtime.repin(step, target.bundle)
             step.row.trail = _trail_mapped(step.row.trail, mapping)
             step.audit("migrated", data=_audit(plan, target, mapping, pins_before, step.row.pins))
