@@ -470,3 +470,34 @@ def test_process_owners_move_cases_from_the_command_line(run, tmp_path):
     shown = _json(run("instances", "show", str(first["id"]), "--json"))
     assert (shown["process_version"], [t["element_id"] for t in shown["tasks"]]) == (2, ["vurder_behov"])
     assert _json(run("instances", "show", str(second["id"]), "--json"))["process_version"] == 1
+
+
+def test_a_case_whose_move_fails_unexpectedly_is_rolled_back_alone(orc, seeded, people, clock, deploy, monkeypatch):
+    ids = []
+    for key in ("SAK-1", "SAK-2"):
+        plan_case(orc, people, key, coordinator="kora")
+        group = instance_of(orc, "ansvarsgruppe", key)
+        create(orc, group, people, clock)
+        prepare(orc, group, people)
+        ids.append(group.id)
+    before = snapshot(orc, ids[0])
+    deploy(("ansvarsgruppe.bpmn", notice_period_21()))
+    from orchestrator.engine import migration as engine_migration
+
+    real, calls = engine_migration.migrate, []
+
+    def first_one_breaks(workflow, *args, **kwargs):
+        calls.append(1)
+        moved = real(workflow, *args, **kwargs)  # the workflow is changed, and then something breaks
+        if len(calls) == 1:
+            raise RuntimeError("disken er full")
+        return moved
+
+    monkeypatch.setattr(engine_migration, "migrate", first_one_breaks)
+    done = migration.migrate(orc, "ansvarsgruppe", 2, DEPLOYER)
+    outcome = {i.instance_id: i for i in done.instances}
+    assert (outcome[ids[0]].moved, outcome[ids[1]].moved) == (False, True)
+    assert "uventet feil" in outcome[ids[0]].refusals[0]
+    assert snapshot(orc, ids[0]) == before
+    monkeypatch.setattr(engine_migration, "migrate", real)
+    assert migration.migrate(orc, "ansvarsgruppe", 2, DEPLOYER, instance_ids=[ids[0]]).moved == 1  # and it can be retried

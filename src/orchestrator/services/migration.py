@@ -10,6 +10,7 @@ they see of a case is its business key, never its data (docs/decisions/0019).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -25,7 +26,9 @@ from .context import Orchestrator
 from .errors import Invalid, NotFound, ServiceError
 from .specs import FORM_PIN, SpecCache
 
+log = logging.getLogger(__name__)
 MAX_MAPPING = 200  # elements a process owner maps by hand in one move
+UNEXPECTED = "Saken kunne ikke flyttes på grunn av en uventet feil, og er uendret (detaljer i serverloggen)."
 LIMITS = (
     "Hvilken vei en sak tar videre, vet ingen ennå: et felt nevnes selv om saken kanskje aldri kommer dit.",
     "Data som kommer med meldinger fra andre saker eller fra andre systemer, kan ikke ses på forhånd.",
@@ -202,15 +205,17 @@ def _checked_mapping(ctx, session, mapping: dict | None, target: _Target, rows) 
 
 def _dry_run(ctx: Orchestrator, session, row: runtime.InstanceRow, target: _Target, mapping, diffs) -> InstancePlan:
     """The move done on a copy of the case read from the database, then dropped."""
-    source = ctx.specs.bundle(session, row.process_key, row.pins)
-    state = session.scalar(select(Instance.state).where(Instance.id == row.id))
-    workflow = engine.load(state, source)
-    plan = InstancePlan(row.id, row.business_key, row.process_version, movable=True,
-                        missing_data=target.missing(engine.current_data(workflow)))
+    plan = InstancePlan(row.id, row.business_key, row.process_version, movable=True)
     try:
+        source = ctx.specs.bundle(session, row.process_key, row.pins)
+        workflow = engine.load(session.scalar(select(Instance.state).where(Instance.id == row.id)), source)
+        plan.missing_data = target.missing(engine.current_data(workflow))
         _fill(plan, engine_migration.migrate(workflow, source, target.bundle, mapping, diffs))
     except engine_migration.Refused as refused:
         _refuse(plan, refused)
+    except Exception:  # noqa: BLE001 - one case's surprise must not hide what the others would do
+        log.exception("dry run of moving instance %s to %s v%s failed", row.id, target.key, target.version)
+        plan.movable, plan.refusals = False, [UNEXPECTED]
     return plan
 
 
@@ -237,6 +242,9 @@ def _move(ctx: Orchestrator, instance_id: int, target: _Target, mapping, actor: 
         _refuse(plan, refused)
     except ServiceError as error:  # a lost race, a step that failed: this case stays as it was
         plan.movable, plan.refusals = False, [error.message]
+    except Exception:  # noqa: BLE001 - rolled back: this case is untouched, the others still move
+        log.exception("moving instance %s to %s v%s failed", instance_id, target.key, target.version)
+        plan.movable, plan.refusals = False, [UNEXPECTED]
     return plan
 
 
