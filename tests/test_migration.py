@@ -66,7 +66,22 @@ def without_prepare(xml: str = SOURCE) -> str:
     catch = root.find(".//bpmn:intermediateCatchEvent[@id='innkallingsfrist']", NS)
     etree.SubElement(catch, f"{{{NS['bpmn']}}}incoming").text = flow.get("id")
     catch.insert(1, catch[-1])  # incoming before outgoing, as the schema wants
+    _redraw_edge(root, flow.get("id"), "innkallingsfrist")
     return etree.tostring(root, encoding="unicode")
+
+
+def _redraw_edge(root, flow_id: str, target: str) -> None:
+    """The flow's drawing ends at its new target (the modeler would do this when reconnecting)."""
+    di = "http://www.omg.org/spec/DD/20100524/DI"
+    bounds = root.find(f".//bpmndi:BPMNShape[@bpmnElement='{target}']/{{http://www.omg.org/spec/DD/20100524/DC}}Bounds", NS)
+    edge = root.find(f".//bpmndi:BPMNEdge[@bpmnElement='{flow_id}']", NS)
+    points = edge.findall(f"{{{di}}}waypoint")
+    for point in points[1:]:
+        edge.remove(point)
+    end = etree.SubElement(edge, f"{{{di}}}waypoint")
+    end.set("x", bounds.get("x"))
+    end.set("y", str(float(bounds.get("y")) + float(bounds.get("height")) / 2))
+    points[0].set("y", end.get("y"))
 
 
 @pytest.fixture
