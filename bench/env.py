@@ -30,16 +30,17 @@ TMP = Path(os.environ.get("ORCHESTRATOR_BENCH_TMP") or ROOT / "bench" / "tmp")  
 DEPLOYER = Actor("benchmark", frozenset({PROCESS_OWNER}))
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
-# Named staff as in tests/routines.py: who does which step of the seed routines.
+# Named staff as in tests/routines.py: who does which step of the seed routines, and their services
+# (the benchmark's consent covers skole, helsestasjon and nav: bench/routines.py).
 PEOPLE = {
-    "tina": ["tjenesteyter"],
-    "tor": ["tjenesteyter"],
-    "kari": ["koordinerende_enhet"],
-    "kora": ["koordinator", "tjenesteyter"],
-    "kai": ["koordinator", "tjenesteyter"],
-    "lars": ["leder"],
-    "kim": ["kommuneledelse"],
-    "mona": ["manager"],
+    "tina": (["tjenesteyter"], ["helsestasjon"]),
+    "tor": (["tjenesteyter"], ["skole"]),
+    "kari": (["koordinerende_enhet"], []),
+    "kora": (["koordinator", "tjenesteyter"], ["helsestasjon"]),
+    "kai": (["koordinator", "tjenesteyter"], ["skole"]),
+    "lars": (["leder"], []),
+    "kim": (["kommuneledelse"], []),
+    "mona": (["manager"], []),
 }
 
 
@@ -101,11 +102,11 @@ class Env:
             files = deployment.collect_files([ROOT / "processes", ROOT / "forms"])
             deployment.deploy(self.orc, files, DEPLOYER)
         if people:
-            for username, roles in PEOPLE.items():
-                self.add_user(username, roles)
+            for username, (roles, services) in PEOPLE.items():
+                self.add_user(username, roles, services)
 
-    def add_user(self, username: str, roles: list[str]) -> Actor:
-        users.add(self.orc, username, roles, None)
+    def add_user(self, username: str, roles: list[str], services=()) -> Actor:
+        users.add(self.orc, username, roles, None, services=services)
         self.actors[username] = users.actor_for(self.orc, username)
         return self.actors[username]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from orchestrator.engine.helpers import OSLO
+from orchestrator.engine.helpers import OSLO, add_days
 from orchestrator.services import instances, tasks, timers
 from orchestrator.services.access import SYSTEM
 
@@ -31,10 +31,14 @@ ONSKE_1 = {"informert_om_rettigheter": True, "bruker_onsker_koordinering": "ja",
            "soknad_dato": "2027-01-04"}
 CONSENT = {
     "samtale_dato": "2027-01-05", "oppsummering_samtale": "Familien ønsker koordinator og IP.",
-    "samtykke_gitt": "ja", "samtykke_av": "foresatte",
-    "samtykke_omfatter": ["koordinator", "individuell_plan", "informasjonsutveksling"],
-    "opplysninger_som_deles": "Opplysninger om behov for tilrettelegging.", "deles_med": "Skole og helsestasjon",
+    "samtykke_gitt": "ja", "samtykke_av": "foresatte", "samtykke_form": "skriftlig",
+    "samtykke_omfatter": ["koordinator", "individuell_plan", "ansvarsgruppe", "informasjonsutveksling"],
+    "opplysninger_som_deles": "Opplysninger om behov for tilrettelegging.",
+    "deles_med": ["skole", "helsestasjon", "nav"],
 }
+# a group started on its own records the consent it needs (decision 0016)
+GROUP_CONSENT = {"kilde": "gis_naa", "dato": "2027-01-05", "gitt_av": "bruker", "form": "muntlig",
+                 "omfatter": ["ansvarsgruppe"], "deles_med": ["skole", "helsestasjon", "nav"]}
 WISH = {"har_onske": "ja", "onsket_koordinator": "Kora", "onske_innfris": "ja"}
 KARTLEGGING = {"oppstartmote_dato": "2027-01-20", "situasjon": "Går i 3. klasse.",
                "ressurser": "Engasjerte foreldre.", "mal": "Trives på skolen.",
@@ -43,9 +47,9 @@ KARTLEGGING = {"oppstartmote_dato": "2027-01-20", "situasjon": "Går i 3. klasse
 
 # --- ansvarsgruppe (tests/test_routine_ansvarsgruppe.py) -----------------------------------------
 MEMBERS = [
-    {"tittel": "Kontaktlærer", "navn": "Tor Lærer", "adresse": "tor@skole.example"},
-    {"tittel": "Helsesykepleier", "navn": "Tina Helse", "adresse": "tina@kommune.example"},
-    {"tittel": "Rådgiver NAV", "navn": "Nils Nav", "adresse": "nils@nav.example"},
+    {"tittel": "Kontaktlærer", "tjeneste": "skole", "navn": "Tor Lærer", "adresse": "tor@skole.example"},
+    {"tittel": "Helsesykepleier", "tjeneste": "helsestasjon", "navn": "Tina Helse", "adresse": "tina@kommune.example"},
+    {"tittel": "Rådgiver NAV", "tjeneste": "nav", "navn": "Nils Nav", "adresse": "nils@nav.example"},
 ]
 FIRST_MEETING = {"gruppeleder": "kora", "mal": "Trygg skolehverdag."}
 
@@ -90,7 +94,7 @@ def oppstart_steps(actors, coordinator: str = "kora"):
 def start_ansvarsgruppe(orc, actors, business_key: str):
     """A group started directly (no plan case): its tasks go to the koordinator queue."""
     return instances.start(orc, "ansvarsgruppe", actors["kora"], business_key=business_key,
-                           data={"gjelder": "Per P."})
+                           data={"gjelder": "Per P.", "samtykke": GROUP_CONSENT})
 
 
 def create_group(orc, actors, instance_id: int, meeting: datetime, notice_days: int = 14):
@@ -106,6 +110,8 @@ def prepare_meeting(orc, actors, instance_id: int):
 
 def meeting_answer(next_meeting: datetime) -> dict:
     return {"moete_status": "gjennomfort", "faste_medlemmer": MEMBERS,
+            "saksliste": [{"punkt": "Status i skolen", "beslutning": "Fortsetter som før."},
+                          {"punkt": "Avlastning", "beslutning": "Søknad sendes."}],
             "beslutninger": [{"beslutning": "Assistent i 10 timer"}],
             "ansvarsfordeling": [{"oppgave": "Søke avlastning", "ansvarlig": "Tina Helse", "frist": "2027-03-01"}],
             "tjenestemottaker_svar": "ikke_aktuelt", "beslutninger_bekreftet": True,
@@ -119,6 +125,8 @@ def meeting_cycle(orc, actors, manual_clock, instance_id: int, meeting: datetime
     Returns the next meeting's time.
     """
     prepare_meeting(orc, actors, instance_id)
+    manual_clock.set(add_days(meeting, -14))  # the innkalling leaves at D-14 (never for a past meeting)
+    timers.fire_due(orc)
     manual_clock.set(meeting + timedelta(hours=2))
     timers.fire_due(orc)
     following = meeting + timedelta(days=60)

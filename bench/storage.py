@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 from orchestrator import clock
 from orchestrator.engine import serializer
+from orchestrator.engine import workflow as engine
 from orchestrator.services import instances, runtime, timers
 
 from . import routines
@@ -45,7 +46,8 @@ class Recorder:
             before = len(self._full.serialize_json(step.workflow))
             real(step)
             self.samples.append({
-                "process": step.row.process_key, "at": self.label, "stored": len(step.row.state),
+                # what _save stored: the compacted workflow's dump (the row keeps no copy of it)
+                "process": step.row.process_key, "at": self.label, "stored": len(engine.dump(step.workflow)),
                 "spiff": len(self._full.serialize_json(step.workflow)), "spiff_uncompacted": before,
             })
 

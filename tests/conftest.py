@@ -166,8 +166,8 @@ def deploy(orc):
 def make_user(orc):
     """make_user("kari", "koordinerende_enhet", ...) -> Actor (no password: fast)."""
 
-    def _make(username, *roles, password=None):
-        users.add(orc, username, list(roles), password)
+    def _make(username, *roles, password=None, services=()):
+        users.add(orc, username, list(roles), password, services=services)
         return users.actor_for(orc, username)
 
     return _make

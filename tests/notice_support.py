@@ -224,9 +224,13 @@ def password_checker(username: str, password: str):
 
 
 # --- the data of a meeting -------------------------------------------------------------------------
-KARI = {"tittel": "Lærer", "navn": "Kari Nordmann", "adresse": "kari.nordmann@skole.lund.invalid"}
-PER = {"tittel": "NAV-veileder", "navn": "Per Ås", "adresse": "per.aas@nav.invalid"}
-LISE = {"tittel": "Helsesykepleier", "navn": "Lise Berg", "adresse": "lise.berg@lund.kommune.invalid"}
+KARI = {"tittel": "Lærer", "navn": "Kari Nordmann", "adresse": "kari.nordmann@skole.lund.invalid", "tjeneste": "skole"}
+PER = {"tittel": "NAV-veileder", "navn": "Per Ås", "adresse": "per.aas@nav.invalid", "tjeneste": "nav"}
+LISE = {"tittel": "Helsesykepleier", "navn": "Lise Berg", "adresse": "lise.berg@lund.kommune.invalid",
+        "tjeneste": "helsestasjon"}
+# the consent the case's notices need (decision 0016): recorded by the test diagrams' first step
+CONSENT = {"dato": "2027-01-05", "gitt_av": "foresatte", "form": "skriftlig", "omfatter": ["ansvarsgruppe"],
+           "deles_med": ["helsestasjon", "nav", "skole"]}
 LEDER_LISE = {"navn": "Lise Berg", "adresse": "lise.berg@lund.kommune.invalid"}
 
 
@@ -257,6 +261,7 @@ def meeting_data(when: datetime, moete_id: str = "SAK-2027-14-m1", deltakere=Non
         "mottakere": deltakere if deltakere is not None else [KARI, PER, LISE],
         # the optional fields of the «neste» form (an empty optional field is not submitted)
         "nytt_tidspunkt": "", "nytt_sted": "", "fjern_adresse": "", "beslutning": "",
+        "samtykke": CONSENT,
     }
     data.update(extra)
     return data
@@ -297,7 +302,9 @@ def meeting_series(escalation: bool = True, key: str = "test_moeteserie"):
     p.end("avlyst", "Møtet er avlyst", lane=KE, message="moete_avlyst", payload=MEETING_PAYLOAD)
     p.end("referat_sendt", "Referat sendt", lane=KE, message="referat",
           payload={**MINUTES_PAYLOAD, "beslutninger": "beslutninger + ([beslutning] if beslutning else [])"})
-    p.chain("start", "send_innkalling", "neste", "hva")
+    p.throw("registrer_samtykke", "Samtykke registreres på saken", lane=KE, message="samtykke_registrert",
+            payload={"samtykke": "samtykke"})
+    p.chain("start", "registrer_samtykke", "send_innkalling", "neste", "hva")
     p.flow("hva", "endre", name="Flytt eller endre", condition='valg == "flytt"')
     p.flow("hva", "avlyst", name="Avlys", condition='valg == "avlys"')
     p.flow("hva", "referat_sendt", name="Referat", default=True)
@@ -320,7 +327,9 @@ def ansvarsgruppe_mini():
     p.user("skriv_referat", "Skriv referat", lane=KE, form="test_referat_skjema")
     p.end("send_referat", "Send referat", lane=KE, message="referat",
           payload={**MINUTES_PAYLOAD, "beslutninger": "[beslutning]", "neste_moete": "neste_moete"})
-    p.chain("start", "innkallingsfrist", "send_innkalling", "skriv_referat", "send_referat")
+    p.throw("registrer_samtykke", "Samtykke registreres på saken", lane=KE, message="samtykke_registrert",
+            payload={"samtykke": "samtykke"})
+    p.chain("start", "registrer_samtykke", "innkallingsfrist", "send_innkalling", "skriv_referat", "send_referat")
     _escalation(p)
     referat = form("test_referat_skjema", text_field("beslutning"), text_field("neste_moete"))
     return [("test_ansvarsgruppe_mini.bpmn", p.to_xml()), referat]

@@ -21,11 +21,11 @@ class People:
     """Named staff, as in a small municipality."""
 
     def __init__(self, make_user):
-        self.tina = make_user("tina", "tjenesteyter")          # helsesykepleier
-        self.tor = make_user("tor", "tjenesteyter")            # lærer
+        self.tina = make_user("tina", "tjenesteyter", services=["helsestasjon"])  # helsesykepleier
+        self.tor = make_user("tor", "tjenesteyter", services=["skole"])           # lærer
         self.kari = make_user("kari", "koordinerende_enhet")   # koordinerende enhet
-        self.kora = make_user("kora", "koordinator", "tjenesteyter")
-        self.kai = make_user("kai", "koordinator", "tjenesteyter")
+        self.kora = make_user("kora", "koordinator", "tjenesteyter", services=["helsestasjon"])
+        self.kai = make_user("kai", "koordinator", "tjenesteyter", services=["ppt"])
         self.lars = make_user("lars", "leder")
         self.kim = make_user("kim", "kommuneledelse")
 
@@ -62,10 +62,16 @@ def start_oppstart(orc, people, business_key="SAK-1", gjelder="Ola N."):
 
 CONSENT = {
     "samtale_dato": "2027-01-05", "oppsummering_samtale": "Familien ønsker koordinator og IP.",
-    "samtykke_gitt": "ja", "samtykke_av": "foresatte",
-    "samtykke_omfatter": ["koordinator", "individuell_plan", "informasjonsutveksling"],
-    "opplysninger_som_deles": "Opplysninger om behov for tilrettelegging.", "deles_med": "Skole og helsestasjon",
+    "samtykke_gitt": "ja", "samtykke_av": "foresatte", "samtykke_form": "skriftlig",
+    "samtykke_omfatter": ["koordinator", "individuell_plan", "ansvarsgruppe", "informasjonsutveksling"],
+    "opplysninger_som_deles": "Opplysninger om behov for tilrettelegging.", "deles_med": ["skole", "helsestasjon", "nav", "ppt", "habilitering"],
 }
+# an ansvarsgruppe started on its own records the consent it needs (decision 0016)
+GROUP_CONSENT = {"kilde": "gis_naa", "dato": "2027-01-05", "gitt_av": "bruker", "form": "muntlig",
+                 "omfatter": ["ansvarsgruppe"], "deles_med": ["skole", "helsestasjon", "nav"]}
+# the family's consent given with their wish for a barnekoordinator (samarbeid, decision 0016)
+BARNEKOORDINATOR_CONSENT = {"samtykke_av": "foresatte", "samtykke_form": "skriftlig",
+                            "deles_med": ["skole", "helsestasjon", "ppt"]}
 WISH = {"har_onske": "ja", "onsket_koordinator": "Kora", "onske_innfris": "ja"}
 
 
@@ -96,6 +102,15 @@ def plan_case(orc, people, business_key, coordinator="kora", verktoy="ip"):
     appoint(orc, started.id, people, koordinator=coordinator)
     to_plan(orc, started.id, getattr(people, coordinator), verktoy)
     return started
+
+
+def evaluation_opens(orc, clock, instance_id):
+    """Let the plan's evaluation timer (revisjonsdato − varsel, trinn 12) fire: the clock moves to it."""
+    from orchestrator.services import timers
+
+    for timer in [t for t in instances.get(orc, instance_id, SYSTEM).timers if t["element_id"] == "evalueringstid"]:
+        clock.set(max(timer["due_at"], clock.now()))  # none waiting: the date had come, it opened at once
+        timers.fire_due(orc)
 
 
 def send(orc, name, business_key, actor, payload=None):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator.services import bootstrap, cases, messages, timers
+from orchestrator.services import bootstrap, messages, samtykke, timers
 from orchestrator.services.notices import constants as notice_names
 from orchestrator.services.notices import delivery
 
@@ -23,8 +23,10 @@ def test_import_linter_contracts_hold():
 
 
 def test_the_composition_root_wires_every_outbound_message_and_every_kind_of_background_work(orc):
-    assert set(orc.outbound) == {"koordinator_oppnevnt", "planverktoy_valgt", *notice_names.KINDS}
-    assert orc.outbound["koordinator_oppnevnt"] is cases.register_coordinator
+    assert set(orc.outbound) == {"koordinator_oppnevnt", "planverktoy_valgt", "samtykke_registrert",
+                                 "samtykke_trukket_registrert", *notice_names.KINDS}
+    assert orc.outbound["samtykke_registrert"] is samtykke.registrer
+    assert orc.outbound["samtykke_trukket_registrert"] is samtykke.registrer_tilbaketrekking
     assert orc.route is messages.route_thrown
     assert list(orc.queues) == [timers.NAME, delivery.NAME]  # timers first: a pass fires, then sends what fired
 

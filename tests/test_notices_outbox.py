@@ -58,10 +58,12 @@ def test_a_step_that_rolls_back_after_queueing_leaves_no_notice(orc, deploy, clo
     """The innkalling is queued, then a later message in the same step finds no receiver: all rolls back."""
     p = Process("test_rulles_tilbake", "Test: utsending og så en feil", lanes=["Koordinerende enhet"])
     p.start("start", "Start")
+    p.throw("registrer_samtykke", "Samtykke registreres på saken", message="samtykke_registrert",
+            payload={"samtykke": "samtykke"})
     p.throw("send_innkalling", "Send innkalling", message="innkalling",
             payload={k: k for k in ("moete_id", "gjelder", "tidspunkt", "sted", "saksliste", "deltakere", "gruppe")})
     p.end("slutt", "Meld videre", message="ingen_venter_paa_denne", payload={"moete_id": "moete_id"})
-    p.chain("start", "send_innkalling", "slutt")
+    p.chain("start", "registrer_samtykke", "send_innkalling", "slutt")
     deploy(("test_rulles_tilbake.bpmn", p.to_xml()))
     with pytest.raises(NotFound):
         instances.start(orc, "test_rulles_tilbake", SYSTEM, business_key="SAK-2",

@@ -5,7 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from routines import do, instance_of, notices, open_elements, people, plan_case, seeded, send  # noqa: F401
+from routines import (  # noqa: F401
+    GROUP_CONSENT, do, instance_of, notices, open_elements, people, plan_case, seeded, send,
+)
 from helpers import open_tasks, task_named
 from orchestrator.engine.helpers import OSLO
 from orchestrator.services import dashboard, instances, timers
@@ -13,9 +15,9 @@ from orchestrator.services.access import SYSTEM
 from orchestrator.services.errors import Forbidden, Invalid
 
 MEMBERS = [
-    {"tittel": "Kontaktlærer", "navn": "Tor Lærer", "adresse": "tor@skole.example"},
-    {"tittel": "Helsesykepleier", "navn": "Tina Helse", "adresse": "tina@kommune.example"},
-    {"tittel": "Rådgiver NAV", "navn": "Nils Nav", "adresse": "nils@nav.example"},
+    {"tittel": "Kontaktlærer", "tjeneste": "skole", "navn": "Tor Lærer", "adresse": "tor@skole.example"},
+    {"tittel": "Helsesykepleier", "tjeneste": "helsestasjon", "navn": "Tina Helse", "adresse": "tina@kommune.example"},
+    {"tittel": "Rådgiver NAV", "tjeneste": "nav", "navn": "Nils Nav", "adresse": "nils@nav.example"},
 ]
 
 
@@ -53,8 +55,12 @@ def addresses(rows):
     return sorted(r["recipient"] for r in rows)
 
 
+REFERAT_PUNKTER = [{"punkt": "Status i skolen", "beslutning": "Skolen fortsetter med tilpasset opplegg."},
+                   {"punkt": "Avlastning", "beslutning": "Familien søker om avlastning."}]
+
+
 def hold(orc, group, people, next_meeting=None, **extra):
-    answer = {"moete_status": "gjennomfort", "faste_medlemmer": MEMBERS,
+    answer = {"moete_status": "gjennomfort", "faste_medlemmer": MEMBERS, "saksliste": REFERAT_PUNKTER,
               "beslutninger": [{"beslutning": "Assistent i 10 timer"}],
               "ansvarsfordeling": [{"oppgave": "Søke avlastning", "ansvarlig": "Tina Helse", "frist": "2027-03-01"}],
               "tjenestemottaker_svar": "ikke_aktuelt", "beslutninger_bekreftet": True}
@@ -70,9 +76,22 @@ def hold(orc, group, people, next_meeting=None, **extra):
 FIRST = {"gruppeleder": "kora", "mal": "Trygg skolehverdag."}
 
 
+def innkalling_due(orc, group):
+    [timer] = [t for t in instances.get(orc, group.id, SYSTEM).timers if t["element_id"] == "innkallingsfrist"]
+    return timer["due_at"]
+
+
+def meet(orc, group, clock, meeting):
+    """The innkalling leaves at its deadline (D−14 on the calendar); then the meeting is held, two hours in."""
+    clock.set(innkalling_due(orc, group))
+    timers.fire_due(orc)
+    clock.set(meeting + timedelta(hours=2))
+    timers.fire_due(orc)
+
+
 def test_the_innkalling_is_sent_14_days_before_the_meeting_with_the_required_contents(orc, group, people, clock):
     meeting = create(orc, group, people, clock)
-    guest = {"tittel": "Spesialpedagog PPT", "navn": "Pia PPT", "adresse": "pia@ppt.example"}
+    guest = {"tittel": "Spesialpedagog PPT", "tjeneste": "ppt", "navn": "Pia PPT", "adresse": "pia@ppt.example"}
     prepare(orc, group, people, ekstra_innkalte=[guest])
     [timer] = [t for t in instances.get(orc, group.id, SYSTEM).timers if t["element_id"] == "innkallingsfrist"]
     assert timer["due_at"] == meeting - timedelta(days=14)
@@ -143,8 +162,7 @@ def test_a_meeting_cannot_be_reported_held_before_it_happens(orc, group, people,
 def test_the_first_meeting_decides_members_leader_goals_and_who_does_what(orc, group, people, clock):
     meeting = create(orc, group, people, clock)
     prepare(orc, group, people)
-    clock.set(meeting + timedelta(hours=2))
-    timers.fire_due(orc)
+    meet(orc, group, clock, meeting)
     with pytest.raises(Invalid) as refused:
         hold(orc, group, people)
     assert {"gruppeleder", "mal"} <= set(refused.value.fields)
@@ -163,9 +181,9 @@ def test_the_first_meeting_decides_members_leader_goals_and_who_does_what(orc, g
 def test_the_referat_records_decisions_responsibility_and_disagreement_and_who_receives_it(orc, group, people, clock):
     meeting = create(orc, group, people, clock)
     prepare(orc, group, people)
-    clock.set(meeting + timedelta(hours=2))
-    timers.fire_due(orc)
-    guest = {"tittel": "Fysioterapeut", "navn": "Frida Fysio", "adresse": "frida@kommune.example"}
+    meet(orc, group, clock, meeting)
+    guest = {"tittel": "Fysioterapeut", "tjeneste": "habilitering", "navn": "Frida Fysio",
+             "adresse": "frida@kommune.example"}
     hold(orc, group, people, next_meeting=meeting + timedelta(days=90), faglig_uenighet="Skolen er uenig om omfang.",
          referat_ekstra_mottakere=[guest], **FIRST)
     assert len(sent(orc, group.id, "referat")) == 1
@@ -182,8 +200,7 @@ def test_the_referat_records_decisions_responsibility_and_disagreement_and_who_r
 def test_the_next_meeting_is_agreed_at_the_meeting_within_six_months(orc, group, people, clock):
     meeting = create(orc, group, people, clock)
     prepare(orc, group, people)
-    clock.set(meeting + timedelta(hours=2))
-    timers.fire_due(orc)
+    meet(orc, group, clock, meeting)
     with pytest.raises(Invalid) as refused:
         hold(orc, group, people, next_meeting=meeting + timedelta(days=200), **FIRST)
     assert "minst to ganger i året" in refused.value.fields["neste_moetetid"][0]
@@ -256,8 +273,7 @@ def test_when_the_person_cannot_attend_two_members_meet_them_before_and_after(or
 def test_the_group_is_dissolved_after_a_joint_evaluation(orc, group, people, clock):
     meeting = create(orc, group, people, clock)
     prepare(orc, group, people)
-    clock.set(meeting + timedelta(hours=2))
-    timers.fire_due(orc)
+    meet(orc, group, clock, meeting)
     hold(orc, group, people, **FIRST)
     do(orc, group.id, "opplosning", people.kora, {"opplosning_grunn": "felles_evaluering"})
     detail = instances.get(orc, group.id, SYSTEM)
@@ -283,20 +299,20 @@ def test_a_dissolved_group_can_be_re_established_for_the_same_case(orc, group, p
     send(orc, "ansvarsgruppe_onskes_ikke", "SAK-1", people.kari)
     do(orc, group.id, "opplosning", people.kora, {"opplosning_grunn": "onsker_ikke", "fortsatt_behov_for_samarbeid": "nei"})
     again = instances.start(orc, "ansvarsgruppe", people.kora, business_key="SAK-1",
-                            data={"gjelder": "Ola N.", "gjenoppretting": True})
+                            data={"gjelder": "Ola N.", "gjenoppretting": True, "samtykke": {"kilde": "saken"}})
     both = instances.list_instances(orc, SYSTEM, process_key="ansvarsgruppe", business_key="SAK-1").items
     assert sorted(i.status for i in both) == ["completed", "running"]
     assert open_tasks(orc, again.id)[0].assignee == "kora"
 
 
 def test_group_tasks_go_to_the_group_leader_when_the_case_has_no_coordinator(orc, seeded, people, clock):
-    group = instances.start(orc, "ansvarsgruppe", people.kora, business_key="SAK-UTEN-IP", data={"gjelder": "Per P."})
+    group = instances.start(orc, "ansvarsgruppe", people.kora, business_key="SAK-UTEN-IP",
+                            data={"gjelder": "Per P.", "samtykke": GROUP_CONSENT})
     [first] = open_tasks(orc, group.id)
     assert first.assignee is None  # no coordinator yet: the koordinator queue
     meeting = create(orc, group, people, clock)
     prepare(orc, group, people)
-    clock.set(meeting + timedelta(hours=2))
-    timers.fire_due(orc)
+    meet(orc, group, clock, meeting)
     hold(orc, group, people, next_meeting=meeting + timedelta(days=60), gruppeleder="kai", mal="Mål")
     assert task_named(orc, group.id, "forberede_innkalling").assignee == "kai"
 
@@ -312,8 +328,7 @@ def test_instance_state_stays_bounded_over_many_meeting_cycles(orc, group, peopl
     sizes = []
     for cycle in range(6):
         prepare(orc, group, people)
-        clock.set(meeting + timedelta(hours=2))
-        timers.fire_due(orc)
+        meet(orc, group, clock, meeting)
         meeting_next = meeting + timedelta(days=60)
         hold(orc, group, people, next_meeting=meeting_next, **FIRST)
         meeting = meeting_next

@@ -10,7 +10,7 @@ from routines import do, instance_of, people, plan_case, seeded  # noqa: F401
 from test_routine_ansvarsgruppe import FIRST, oslo
 from orchestrator.services.worker import Worker
 
-MEMBER = {"tittel": "Kontaktlærer", "navn": "Tor Lærer", "adresse": "tor@skole.example"}
+MEMBER = {"tittel": "Kontaktlærer", "tjeneste": "skole", "navn": "Tor Lærer", "adresse": "tor@skole.example"}
 
 
 def test_innkalling_arrives_once_16_days_after_scheduling_and_the_referat_after_the_meeting(
@@ -49,6 +49,7 @@ def test_innkalling_arrives_once_16_days_after_scheduling_and_the_referat_after_
     worker.run_pass()
     do(orc, group.id, "moete", people.kora, {
         "moete_status": "gjennomfort", "faste_medlemmer": [MEMBER], "beslutninger": [{"beslutning": "Søke assistent"}],
+        "saksliste": [{"punkt": "Skolehverdagen", "beslutning": "Kontaktlærer tilpasser lekser."}],
         "ansvarsfordeling": [{"oppgave": "Søknad", "ansvarlig": "Tor Lærer"}], "tjenestemottaker_svar": "ikke_aktuelt",
         "beslutninger_bekreftet": True, "videre": "fortsette", "neste_moetetid": oslo(meeting + timedelta(days=90)),
         **FIRST})

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 
 from routines import (  # noqa: F401
-    CONSENT, KARTLEGGING, appoint, data, do, instance_of, open_elements, people, plan_case, seeded, send,
-    start_oppstart, to_plan,
+    CONSENT, KARTLEGGING, appoint, data, do, evaluation_opens, instance_of, open_elements, people, plan_case, seeded,
+    send, start_oppstart, to_plan,
 )
 from helpers import open_tasks
-from orchestrator.services import cases, instances
+from orchestrator.services import cases, instances, samtykke
 from orchestrator.services.access import SYSTEM
 from orchestrator.services.errors import Forbidden, Invalid
 
@@ -16,7 +16,8 @@ IP_PLAN = {"mal_ressurser_behov": "Mestre skolehverdagen.", "plandeltakere": "Sk
            "bidrag": "Foreldre følger opp lekser.", "tiltak": [{"tiltak": "Assistent", "omfang": "10 t/uke",
                                                                   "ansvarlig": "Skolen"}],
            "gjennomforing": "Ukentlig.", "planperiode_fra": "2027-02-01", "planperiode_til": "2027-12-31",
-           "revisjon_dato": "2027-06-01", "samtykke_registrert": True, "samarbeid_med": "PPT"}
+           "revisjon_dato": "2027-06-01", "evaluering_varsel_dager": 14, "samtykke_registrert": True,
+           "samarbeid_med": "PPT"}
 
 
 def _plans(orc, username):
@@ -54,12 +55,17 @@ def test_consent_records_what_it_covers_and_with_whom(orc, seeded, people):
         do(orc, started.id, "samtale", people.kari, incomplete)
     assert set(refused.value.fields) == {"samtykke_omfatter", "deles_med"}
     do(orc, started.id, "samtale", people.kari, CONSENT)
-    recorded = data(orc, started.id)
-    assert recorded["samtykke_omfatter"] == ["koordinator", "individuell_plan", "informasjonsutveksling"]
-    assert recorded["deles_med"] == "Skole og helsestasjon"
+    # recorded for the whole case (the consent register), not only in this instance's data
+    consent = samtykke.view(orc, "SAK-1", people.kari)
+    assert consent.status == "gitt" and (consent.gitt_dato, consent.gitt_av, consent.form) == (
+        "2027-01-05", "foresatte", "skriftlig")
+    assert {c["key"] for c in consent.omfatter} == {
+        "koordinator", "individuell_plan", "ansvarsgruppe", "informasjonsutveksling"}
+    assert {s["key"] for s in consent.deles_med} == set(CONSENT["deles_med"])
+    assert consent.registrert_av == "kari" and [h["handling"] for h in consent.historikk] == ["gitt"]
 
 
-def test_the_whole_routine_with_an_individual_plan_runs_all_13_steps(orc, seeded, people):
+def test_the_whole_routine_with_an_individual_plan_runs_all_13_steps(orc, seeded, people, clock):
     started = start_oppstart(orc, people, "SAK-2027-1")
     appoint(orc, started.id, people, koordinator="kora")
     assert open_elements(orc, started.id) == ["oppstartsamtale"]
@@ -72,10 +78,12 @@ def test_the_whole_routine_with_an_individual_plan_runs_all_13_steps(orc, seeded
     assert _plans(orc, "kora") == 1
     do(orc, started.id, "plan", people.kora, IP_PLAN)
     do(orc, started.id, "koordinere", people.kora, {"oppfolging_status": "Tiltak i gang."})
+    evaluation_opens(orc, clock, started.id)
     do(orc, started.id, "evaluere", people.kora, {"evaluering": "Delvis nådd.", "videre_koordinering": "ja"})
     assert open_elements(orc, started.id) == ["plan"]  # steps 10–13 loop while coordination is needed
     do(orc, started.id, "plan", people.kora, IP_PLAN)
     do(orc, started.id, "koordinere", people.kora, {"oppfolging_status": "Godt i gang."})
+    evaluation_opens(orc, clock, started.id)
     do(orc, started.id, "evaluere", people.kora, {"evaluering": "Mål nådd.", "videre_koordinering": "nei"})
     with pytest.raises(Invalid):
         do(orc, started.id, "avslutning", people.kora, {})
@@ -121,16 +129,17 @@ def test_withdrawing_consent_at_any_point_ends_the_plan_work(orc, seeded, people
     started = plan_case(orc, people, "SAK-3")
     do(orc, started.id, "plan", people.kora, IP_PLAN)
     assert _plans(orc, "kora") == 1
-    send(orc, "samtykke_trukket", "SAK-3", people.kari)
-    assert open_elements(orc, started.id) == ["samtykke_trukket_avslutning"]  # the plan work was interrupted
-    with pytest.raises(Invalid) as refused:
-        do(orc, started.id, "samtykke_trukket_avslutning", people.kari, {"samtykke_trukket_dato": "2027-02-01"})
+    with pytest.raises(Invalid) as refused:  # the person must be told what withdrawing means
+        send(orc, "samtykke_trukket", "SAK-3", people.kari, {"samtykke_trukket_dato": "2027-02-01"})
     assert "informert_om_folger" in refused.value.fields
-    do(orc, started.id, "samtykke_trukket_avslutning", people.kari,
-       {"samtykke_trukket_dato": "2027-02-01", "informert_om_folger": True})
+    send(orc, "samtykke_trukket", "SAK-3", people.kari,
+         {"samtykke_trukket_dato": "2027-02-01", "informert_om_folger": True})
     detail = instances.get(orc, started.id, SYSTEM)
     assert detail.status == "completed" and "samtykke_trukket_slutt" in detail.completed_elements
+    assert "registrer_tilbaketrekking" in detail.completed_elements and detail.tasks == []
     assert _plans(orc, "kora") == 0
+    consent = samtykke.view(orc, "SAK-3", people.kari)  # the diagram's path recorded it for the whole case
+    assert (consent.status, consent.trukket_dato, consent.informert_om_folger) == ("trukket", "2027-02-01", True)
 
 
 def test_withdrawal_before_a_coordinator_is_appointed_also_ends_the_work(orc, seeded, people):
@@ -139,5 +148,7 @@ def test_withdrawal_before_a_coordinator_is_appointed_also_ends_the_work(orc, se
                                                 "soknad_fra": "bruker", "soknad_dato": "2027-01-04"})
     do(orc, started.id, "samtale", people.kari, CONSENT)
     assert open_elements(orc, started.id) == ["onske"]  # inside the called 11.1 process
-    send(orc, "samtykke_trukket", "SAK-4", people.kari)
-    assert open_elements(orc, started.id) == ["samtykke_trukket_avslutning"]
+    samtykke.trekk_tilbake(orc, "SAK-4", {"dato": "2027-01-06", "informert_om_folger": True}, people.kari)
+    detail = instances.get(orc, started.id, SYSTEM)
+    assert detail.status == "completed" and "samtykke_trukket_slutt" in detail.completed_elements
+    assert open_elements(orc, started.id) == []

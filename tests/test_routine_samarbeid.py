@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from routines import data, do, instance_of, open_elements, people, seeded  # noqa: F401
+from routines import BARNEKOORDINATOR_CONSENT, data, do, instance_of, open_elements, people, seeded  # noqa: F401
 from orchestrator.services import instances
 from orchestrator.services.access import SYSTEM
 from orchestrator.services.errors import Forbidden, Invalid
 
 TJENESTER = [{"navn": "Skole"}, {"navn": "Barnevern"}]
 STEG3 = {"tjeneste": {"kontakt_dato": "2027-01-06", "kontaktperson": "Kontakt", "samtykke_til_deling": "samtykke"}}
+FAMILY_WANTS_ONE = {"familien_onsker_barnekoordinator": "ja", **BARNEKOORDINATOR_CONSENT}
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def _through_step3(orc, check, people):
 
 
 CHILD = {"vilkar_barn": "ja", "vilkar_alvorlig": "ja", "vilkar_langvarig": "ja", "vurdering_barnekoordinator": "Vurdert."}
+ANSWERED = {"barnekoordinator_svar_dato": "2027-01-12", "informert_om_klage": True}
 ADULT_LONG_TERM = {"vilkar_barn": "nei", "vilkar_langvarig": "ja", "vurdering_barnekoordinator": "Voksen."}
 
 
@@ -92,15 +94,18 @@ def test_only_when_services_disagree_the_municipality_decides_who_coordinates(or
     assert instances.get(orc, check.id, SYSTEM).data["samordnende_tjeneste"] == "Helsestasjonen"
 
 
-def test_a_child_with_the_right_to_barnekoordinator_is_reported_to_ke_without_samordning(orc, check, people):
+def test_a_child_with_the_right_to_barnekoordinator_skips_samordning_only_once_one_is_appointed(orc, check, people):
     _through_step3(orc, check, people)
     do(orc, check.id, "barnekoordinator_vurdering", people.tina, CHILD)
+    assert data(orc, check.id)["rett_til_barnekoordinator"] is True
+    assert open_elements(orc, check.id) == ["barnekoordinator_svar"]  # entitlement alone skips nothing
+    do(orc, check.id, "barnekoordinator_svar", people.kari, ANSWERED | FAMILY_WANTS_ONE)
+    do(orc, check.id, "barnekoordinator_oppnevning", people.kari, {"barnekoordinator": "kora",
+                                                                   "familien_informert_om_barnekoordinator": True})
     detail = instances.get(orc, check.id, SYSTEM)
-    assert detail.data["rett_til_barnekoordinator"] is True
     assert "samordning" not in detail.completed_elements and detail.status == "completed"
     oppstart = instance_of(orc, "oppstart", "SAK-10")
-    assert data(orc, oppstart.id)["barnekoordinator"] is True
-    assert data(orc, oppstart.id)["gjelder"] == "Emma S."
+    assert (data(orc, oppstart.id)["barnekoordinator"], data(orc, oppstart.id)["gjelder"]) == ("kora", "Emma S.")
     assert open_elements(orc, oppstart.id) == ["onske"]
 
 
@@ -126,7 +131,7 @@ def test_long_term_coordinated_needs_report_to_ke_and_start_oppstart_for_the_sam
     assert detail.status == "completed" and "melding_til_ke" in detail.completed_elements
     oppstart = instance_of(orc, "oppstart", "SAK-10")
     started = data(orc, oppstart.id)
-    assert (started["gjelder"], started["barnekoordinator"]) == ("Emma S.", False)
+    assert (started["gjelder"], started["barnekoordinator"], started["rett_til_barnekoordinator"]) == ("Emma S.", None, False)
     assert [t["navn"] for t in started["tjenester"]] == ["Skole", "Barnevern"]
 
 

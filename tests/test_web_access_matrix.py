@@ -28,6 +28,8 @@ TY, KE, KO, LE, KL, PO, MA = ("tjenesteyter", "koordinerende_enhet", "koordinato
                               "process_owner", "manager")
 ROLES = (TY, KE, KO, LE, KL, PO, MA)
 GOOD_VURDERING = {"behov": "ja", "begrunnelse": "Flere tjenester er inne"}
+GOOD_CONSENT = {"handling": "gi", "dato": "2027-01-05", "gitt_av": "bruker", "form": "muntlig",
+                "omfatter": ["ansvarsgruppe"], "deles_med": ["skole"]}
 
 
 @dataclass
@@ -179,6 +181,10 @@ CASES = [
     # --- API: messages, dashboard, me, openapi ---
     Case("POST api message", lambda c, w, t: c.api("POST", "/api/v1/messages/test_svar", t, json={"business_key": "SAK-X"}),
          only(404, {TY, KE, KO, LE, KL}, 403)),
+    # --- API: the case's consent: seen by those who may see the case, recorded by KE or the coordinator ---
+    Case("GET api samtykke", lambda c, w, t: c.api("GET", "/api/v1/cases/SAK-A/samtykke", t), only(200, {TY, KE, MA}, 404)),
+    Case("POST api samtykke", lambda c, w, t: c.api("POST", "/api/v1/cases/SAK-A/samtykke", t, json=GOOD_CONSENT),
+         {TY: 403, KE: 200, MA: 403, KO: 404, LE: 404, KL: 404, PO: 404}),
     Case("GET api dashboard", lambda c, w, t: c.api("GET", "/api/v1/dashboard", t), only(200, {KE, MA}, 403)),
     Case("GET api me", lambda c, w, t: c.api("GET", "/api/v1/me", t), ALL),
     Case("GET api openapi.json", lambda c, w, t: c.api("GET", "/api/v1/openapi.json", t), ALL),
@@ -193,6 +199,9 @@ CASES = [
     Case("GET /instances", lambda c, w, t: c.get("/instances"), ALL),
     Case("GET /instances/A", lambda c, w, t: c.get(f"/instances/{w.instance_a}"), only(200, {TY, KE, MA}, 404)),
     Case("GET /instances/B", lambda c, w, t: c.get(f"/instances/{w.instance_b}"), only(200, {KO, KE, MA}, 404)),
+    Case("POST /instances/A/samtykke", lambda c, w, t: c.post(f"/instances/{w.instance_a}/samtykke", {
+        "handling": "gi", "dato": "2027-01-05", "gitt_av": "bruker", "form": "muntlig", "omfatter": "ansvarsgruppe",
+        "deles_med": "skole"}), only(302, {TY, KE, MA}, 404)),
     Case("GET /instances/new", lambda c, w, t: c.get("/instances/new"), ALL),
     Case("POST /instances/A/resume (running)", lambda c, w, t: c.post(f"/instances/{w.instance_a}/resume"),
          only(409, {MA, PO}, 403)),

@@ -89,6 +89,8 @@ class ElementInfo:
     message_role: str | None = None  # start | catch | throw
     top_level: bool = False  # directly in the process, not in a subprocess
     line: int | None = None
+    # a top-level start's `camunda:candidateStarterGroups` (on the process): further roles that may start it
+    starters: tuple[str, ...] = ()
 
 
 @dataclass
@@ -237,6 +239,9 @@ def _collect_elements(definition: Definition, process, process_id: str, messages
             top_level=etree.QName(node.getparent()).localname == "process",
         )
         info.role = node.get(_q("candidateGroups", CAMUNDA_NS), "").split(",")[0].strip() or role_of_lane(info.lane)
+        if tag == "startEvent" and info.top_level:
+            groups = process.get(_q("candidateStarterGroups", CAMUNDA_NS), "")
+            info.starters = tuple(g.strip() for g in groups.split(",") if g.strip())
         # Camunda 7: camunda:formKey, or a linked Camunda Form (camunda:formRef = the form's id)
         raw_form = node.get(_q("formKey", CAMUNDA_NS)) or node.get(_q("formRef", CAMUNDA_NS))
         info.form_key = normalise_form_key(raw_form) if raw_form and raw_form.strip() else None

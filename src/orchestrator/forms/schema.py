@@ -21,6 +21,7 @@ MESSAGES = {
     "invalid": "Ugyldig verdi.",
     "unknown": "Ukjent felt.",
 }
+TICK = "Feltet må krysses av."
 PHONE = re.compile(r"^\+?[0-9 ]{8,15}$")
 
 
@@ -198,7 +199,9 @@ def _field(c: Field) -> fields.Field:
         return fields.Float(validate=rules, **kwargs)
     if c.type == "checkbox":
         kwargs["error_messages"]["invalid"] = "Velg ja eller nei."
-        return Flag(**kwargs)
+        if c.required:  # form-js: a required checkbox must be ticked, not merely answered
+            rules.append(validate.Equal(True, error=TICK))
+        return Flag(validate=rules, **kwargs)
     if c.type in ("radio", "select"):
         return fields.String(validate=[validate.OneOf([v for v, _ in c.options], error="Velg et av valgene.")], **kwargs)
     if c.type in ("checklist", "taglist"):

@@ -7,18 +7,31 @@ from __future__ import annotations
 
 from ..config import Settings
 from ..store.db import Database
-from . import cases, messages, timers
+from . import cases, messages, samtykke, timers
 from .context import Orchestrator
 from .notices import constants as notice_names
 from .notices import delivery as notice_delivery
 from .notices import handlers as notice_handlers
 
+
+def _checked(check, handler):
+    """`handler` after `check` (both in the step's transaction): the consent is read before the case register."""
+    def both(step, payload):
+        check(step, payload)
+        handler(step, payload)
+    both.__name__ = handler.__name__
+    return both
+
+
 # Messages an instance throws that leave the building instead of reaching another instance:
 # name -> handler(step, payload), called in the step's own transaction (runtime.commit).
 OUTBOUND = {
-    # the case register (saksregister): «… registreres på saken»
-    "koordinator_oppnevnt": cases.register_coordinator,
-    "planverktoy_valgt": cases.register_plan_tool,
+    # the case register (saksregister): «… registreres på saken», each behind the consent it needs
+    "koordinator_oppnevnt": _checked(samtykke.coordinator_covered, cases.register_coordinator),
+    "planverktoy_valgt": _checked(samtykke.plan_tool_covered, cases.register_plan_tool),
+    # the consent register (samtykkeregister, decision 0016)
+    "samtykke_registrert": samtykke.registrer,
+    "samtykke_trukket_registrert": samtykke.registrer_tilbaketrekking,
     # e-mail notices of the ansvarsgruppe (the transactional outbox)
     notice_names.INNKALLING: notice_handlers.innkalling,
     notice_names.INNKALLING_ENDRET: notice_handlers.innkalling_endret,

@@ -5,6 +5,12 @@ Diagrams write to it only through explicit message throws («Koordinator registr
 five individual plans per coordinator (Lund § 6) is a query across cases joined with the live
 status of the instance that chose the plan: a plan stops counting the moment its oppstart
 instance ends, so the count cannot drift.
+
+The limit is an invariant, kept in one place (`within_plan_limit`): every write that gives a coordinator
+a plan — an appointment (11.1, a barnekoordinator), IP chosen at trinn 8, a change of coordinator
+(11.2) — passes through it, and it refuses unless the coordinator has accepted this case themselves.
+A plan whose instance stopped on an incident still counts: the person still has the plan, so resuming
+the case (re-establishing it) cannot carry anyone over the limit unasked (docs/decisions/0017).
 """
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ from .errors import StepFailed
 PLAN_LIMIT = 5
 PLAN_PROCESS = "oppstart"
 IP = "ip"
+# The plan's oppstart instance is running, or stopped on an incident (a technical state, not an end).
+ACTIVE_STATUSES = ("running", "error")
 
 
 def active_plans(session: Session, username: str, exclude_business_key: str | None = None) -> int:
@@ -26,7 +34,7 @@ def active_plans(session: Session, username: str, exclude_business_key: str | No
         select(func.count())
         .select_from(Case)
         .join(Instance, Instance.id == Case.plan_instance_id)
-        .where(Case.koordinator == username, Case.planverktoy == IP, Instance.status == "running")
+        .where(Case.koordinator == username, Case.planverktoy == IP, Instance.status.in_(ACTIVE_STATUSES))
     )
     if exclude_business_key:
         query = query.where(Case.business_key != exclude_business_key)
@@ -39,7 +47,7 @@ def load_by_coordinator(session: Session) -> list[tuple[str, str | None, int]]:
         select(Case.koordinator, User.display_name, func.count())
         .join(Instance, Instance.id == Case.plan_instance_id)
         .outerjoin(User, User.username == Case.koordinator)
-        .where(Case.koordinator.is_not(None), Case.planverktoy == IP, Instance.status == "running")
+        .where(Case.koordinator.is_not(None), Case.planverktoy == IP, Instance.status.in_(ACTIVE_STATUSES))
         .group_by(Case.koordinator, User.display_name)
         .order_by(func.count().desc(), Case.koordinator)
     )
@@ -87,6 +95,30 @@ def _case(session: Session, business_key: str | None) -> Case:
     return case
 
 
+def accepted_for_case(session: Session, username: str, business_key: str | None) -> bool:
+    """Has `username` already accepted this case over the limit themselves (recorded in the register)?"""
+    case = get(session, business_key)
+    return bool(case and case.koordinator == username and case.koordinator_accepted_over_limit)
+
+
+def within_plan_limit(session: Session, username: str, business_key: str | None, accepted: bool) -> tuple[int, bool]:
+    """Lund § 6 as an invariant: may `username` be given (or keep being given) the plan of this case?
+
+    Counts their active individual plans, this case excluded. Under the limit: allowed. At or over it:
+    allowed only with the coordinator's own acceptance, given in this step (`accepted`: their answer on a task
+    assigned to them) or recorded for this case before. Otherwise refused, naming them and their count.
+    Returns (count, whether the case is one they accepted over the limit) for the register and the audit.
+    """
+    count = active_plans(session, username, exclude_business_key=business_key)
+    if count < PLAN_LIMIT:
+        return count, False
+    if accepted or accepted_for_case(session, username, business_key):
+        return count, True
+    raise StepFailed(
+        f"{display_name(session, username)} ({username}) er allerede koordinator for {count} aktive individuelle "
+        f"planer og kan ikke pålegges flere (Lund § 6), med mindre hen selv påtar seg oppdraget.")
+
+
 def register_coordinator(step, payload: dict) -> None:
     """«Koordinator registreres på saken»: the coordinator gets the case's coordinator tasks."""
     session = step.session
@@ -94,16 +126,11 @@ def register_coordinator(step, payload: dict) -> None:
     if not username or active_user(session, username) is None:
         raise StepFailed(f"Koordinatoren «{username}» er ikke en aktiv bruker.")
     business_key = step.row.business_key
-    count = active_plans(session, username, exclude_business_key=business_key)
-    accepted = bool(payload.get("godtatt_over_grense"))
-    if count >= PLAN_LIMIT and not accepted:
-        raise StepFailed(
-            f"{display_name(session, username)} ({username}) er allerede koordinator for {count} aktive individuelle "
-            f"planer og kan ikke pålegges flere (Lund § 6), med mindre hen selv påtar seg oppdraget.")
+    count, over_limit = within_plan_limit(session, username, business_key, bool(payload.get("godtatt_over_grense")))
     case = _case(session, business_key)
     previous = case.koordinator
     case.koordinator, case.koordinator_since = username, clock.now()
-    case.koordinator_accepted_over_limit = count >= PLAN_LIMIT and accepted
+    case.koordinator_accepted_over_limit = over_limit
     case.gjelder = payload.get("gjelder") or case.gjelder
     case.updated_at = clock.now()
     _reassign_coordinator_tasks(session, business_key, previous, username)
@@ -125,12 +152,19 @@ def _reassign_coordinator_tasks(session: Session, business_key: str, previous: s
 
 
 def register_plan_tool(step, payload: dict) -> None:
-    """«Planverktøy registreres på saken» (Lund § 7 trinn 8)."""
+    """«Planverktøy registreres på saken» (Lund § 7 trinn 8). Choosing IP gives the coordinator a plan."""
     session = step.session
     tool = payload.get("verktoy")
     if tool not in (IP, "referat"):
         raise StepFailed(f"Ukjent planverktøy «{tool}» (bruk ip eller referat).")
-    case = _case(session, step.row.business_key)
+    business_key = step.row.business_key
+    case = _case(session, business_key)
+    recorded = {"verktoy": tool}
+    if tool == IP and case.koordinator:
+        count, over_limit = within_plan_limit(session, case.koordinator, business_key,
+                                              bool(payload.get("godtatt_over_grense")))
+        case.koordinator_accepted_over_limit = over_limit
+        recorded |= {"koordinator": case.koordinator, "aktive_planer_for": count, "godtatt_over_grense": over_limit}
     case.planverktoy, case.plan_instance_id, case.updated_at = tool, step.row.id, clock.now()
-    step.audit("planverktoy_registrert", data={"verktoy": tool})
+    step.audit("planverktoy_registrert", data=recorded)
 

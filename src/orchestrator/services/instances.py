@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..engine import workflow as engine
 from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
-from . import cases, rules, runtime, validation
+from . import cases, rules, runtime, samtykkeregister, tasks, validation
 from .access import MANAGER, PROCESS_OWNER, Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -35,6 +35,7 @@ class InstanceSummary:
     completed_at: datetime | None
     next_timer_at: datetime | None
     error: str | None = None
+    next_tasks: list = field(default_factory=list)  # on a start: the open tasks the starter may do now
 
 
 @dataclass
@@ -54,13 +55,11 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
     business_key = validation.business_key(business_key)
     data = validation.data(data)
     with ctx.write("instance.start") as session:
-        row = SpecCache.latest_row(session, key, kind="bpmn")
-        if row is None:
-            raise NotFound(f"prosessen «{key}» er ikke rullet ut")
-        pins = ctx.specs.pins_for(session, key)
+        pins = ctx.specs.pins_for(session, key)  # NotFound when the process is not deployed
         bundle = ctx.specs.bundle(session, key, pins)
         start_info = _start_element(bundle, key)
-        if not may_start(session, actor, start_info.role if start_info else None, business_key):
+        if not may_start(session, actor, start_info.role if start_info else None, business_key,
+                         start_info.starters if start_info else ()):
             role = start_info.role if start_info else None
             raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
                             "Bare ansatte med en tjenesterolle kan starte saker")
@@ -71,9 +70,11 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
             except FormInvalid as error:
                 raise Invalid("Startskjemaet har feil", error.errors) from None
             rules.check_start(session, form, data, actor, business_key)
-        step = runtime.create(ctx, session, key, business_key, data, actor)
+        step = runtime.create(ctx, session, key, business_key, data, actor, pins=pins)
         runtime.commit(step)
-        return _summary(step.row, bundle.spec.description)
+        started = _summary(step.row, bundle.spec.description)
+        started.next_tasks = tasks.following(session, step, actor)  # where the starter goes on, without asking
+        return started
 
 
 def _start_element(bundle, key):
@@ -82,12 +83,16 @@ def _start_element(bundle, key):
     return starts[0] if starts else None
 
 
-def may_start(session: Session, actor: Actor, role: str | None, business_key: str | None = None) -> bool:
-    """The role of the start event's lane starts a process.
+def may_start(session: Session, actor: Actor, role: str | None, business_key: str | None = None,
+              starters: tuple[str, ...] = ()) -> bool:
+    """The role of the start event's lane starts a process (the one rule for the API, messages and the start page).
 
     Koordinerende enhet may start any routine (it receives the meldinger and holds the overall
     responsibility); managers inspect and do not start cases unless they also hold a staff role.
     The appointed coordinator of a case acts in the Koordinator lane without holding that role.
+    A process may name further roles (`camunda:candidateStarterGroups`, e.g. the ansvarsgruppe:
+    tjenesteyter, 004 11.4 «the service the need was reported to»); they start it for a case they
+    have (samtykkeregister.serves_case).
     """
     if actor.system or "koordinerende_enhet" in actor.roles:
         return True
@@ -95,8 +100,10 @@ def may_start(session: Session, actor: Actor, role: str | None, business_key: st
         return actor.is_staff
     if role in actor.roles:
         return True
-    return role == "koordinator" and business_key is not None and \
-        cases.coordinator_of(session, business_key) == actor.username
+    if role == "koordinator" and business_key is not None and \
+            cases.coordinator_of(session, business_key) == actor.username:
+        return True
+    return bool(set(starters) & actor.roles) and samtykkeregister.serves_case(session, actor, business_key)
 
 
 def list_instances(ctx: Orchestrator, actor: Actor, process_key: str | None = None, status: str | None = None,

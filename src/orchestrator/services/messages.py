@@ -112,7 +112,7 @@ def _validated_start(ctx: Orchestrator, session: Session, key: str, name: str, a
     start = next((e for (owner, _), e in bundle.elements.items() if owner == key and e.kind == "startEvent"
                   and e.top_level and e.message == name), None)
     role = start.role if start else None
-    if not instances.may_start(session, actor, role, business_key):
+    if not instances.may_start(session, actor, role, business_key, start.starters if start else ()):
         raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
                         "Bare ansatte med en tjenesterolle kan starte saker")
     form = ctx.specs.form_for(session, pins, start.form_key) if start and start.form_key else None

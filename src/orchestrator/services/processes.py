@@ -23,7 +23,7 @@ from . import deploy_checks, deployment, instances
 from .access import PROCESS_OWNER, Actor, require
 from .context import Orchestrator
 from .errors import DeployRefused, Invalid, NotFound, Problem
-from .instances import Page
+from .paging import Page
 from .specs import SpecCache
 
 KINDS = ("bpmn", "dmn", "form")
@@ -264,7 +264,7 @@ def startable(ctx: Orchestrator, actor: Actor) -> list[Startable]:
             starts = [e for e in definition.elements.values() if e.kind == "startEvent" and e.top_level]
             start = starts[0] if starts else None
             role = start.role if start else None
-            if not instances.may_start(session, actor, role):
+            if not instances.may_start(session, actor, role, starters=start.starters if start else ()):
                 continue
             form = None
             if start is not None and start.form_key:

@@ -19,7 +19,7 @@ from ..clock import OSLO
 from ..engine.helpers import add_months, to_datetime
 from ..forms.model import Field, FormDefinition
 from ..forms.schema import visible_components
-from . import cases
+from . import cases, samtykkeregister, tjenester
 from .errors import Invalid
 
 NOTICE_PERIOD_DAYS = 14  # Lund 11.4: «Innkalling sendes minst 14 dager i forkant av møte»
@@ -125,12 +125,45 @@ def at_most_five_plans(rc: RuleContext, field: Field, value) -> None:
     existing_user(rc, field, value)
     count = cases.active_plans(rc.session, value, exclude_business_key=rc.business_key)
     rc.cleaned[f"{field.key}_aktive_planer"] = count
-    if count >= cases.PLAN_LIMIT and not rc.cleaned.get(f"{field.key}_spor_om_aksept"):
+    ask = f"{field.key}_spor_om_aksept"
+    if count >= cases.PLAN_LIMIT and not rc.cleaned.get(ask):
         name = cases.display_name(rc.session, value)
+        # a form without the question cannot ask: the appointee must be someone else
+        choice = (f"Velg en annen, eller kryss av for å spørre {name} om hen selv vil påta seg oppdraget."
+                  if ask in rc.cleaned else "Velg en annen.")
         raise RuleViolation(
             f"{name} ({value}) er allerede koordinator for {count} aktive individuelle planer. Ingen kan pålegges "
-            f"mer enn {cases.PLAN_LIMIT} (Lund § 6). Velg en annen, eller kryss av for å spørre {name} om hen selv "
-            f"vil påta seg oppdraget.")
+            f"mer enn {cases.PLAN_LIMIT} (Lund § 6). {choice}")
+
+
+@rule("ip_til_koordinator")
+def plan_to_the_coordinator(rc: RuleContext, field: Field, value) -> None:
+    """Lund § 6 at trinn 8: choosing IP gives the case's coordinator one more plan.
+
+    Adds `ip_aktive_planer` (the coordinator's active plans, this case excluded) and `ip_krever_aksept`
+    (true when that is five or more and they have not accepted this case themselves), so the diagram can
+    ask the coordinator. It refuses nothing: the register checks the limit again when the plan is recorded.
+    """
+    coordinator = cases.coordinator_of(rc.session, rc.business_key)
+    count = cases.active_plans(rc.session, coordinator, exclude_business_key=rc.business_key) if coordinator else 0
+    rc.cleaned["ip_aktive_planer"] = count
+    rc.cleaned["ip_krever_aksept"] = bool(
+        value == cases.IP and coordinator and count >= cases.PLAN_LIMIT
+        and not cases.accepted_for_case(rc.session, coordinator, rc.business_key))
+
+
+@rule("barnekoordinator_paa_saken")
+def barnekoordinator_on_the_case(rc: RuleContext, field: Field, value) -> None:
+    """A barnekoordinator named when a case starts must be the coordinator the case register already has
+    (appointed in the samarbeid routine, hol. § 7-2 a); they are then the case's coordinator (`koordinator`)."""
+    if not value:
+        return
+    registered = cases.coordinator_of(rc.session, rc.business_key)
+    if registered != value:
+        raise RuleViolation(
+            f"«{value}» er ikke registrert som koordinator på saken «{rc.business_key or ''}». Barnekoordinator "
+            f"oppnevnes av koordinerende enhet i samarbeidsrutinen; ellers oppnevnes koordinator i trinn 5.")
+    rc.cleaned["koordinator"] = value
 
 
 def _notice_days(rc: RuleContext) -> int:
@@ -202,3 +235,39 @@ def running_plan_case(rc: RuleContext, field: Field, value) -> None:
     rc.cleaned["naavaerende_koordinator"] = case.koordinator
     if case.gjelder:
         rc.cleaned["gjelder"] = case.gjelder
+
+
+@rule("samtykke_ny_koordinator")
+def consent_covers_new_coordinator(rc: RuleContext, field: Field, value) -> None:
+    """11.2 and forskrift § 17: the new coordinator's service must be covered by the case's consent;
+    if it is not, the person is asked, and the extension is confirmed here (recorded at the role switch)."""
+    username = (rc.data.get("ny_koordinator") or "").strip()
+    user = cases.active_user(rc.session, username) if username else None
+    if user is None:
+        return
+    name = cases.display_name(rc.session, username)
+    if not user.service_keys:
+        raise RuleViolation(f"{name} ({username}) tilhører ingen tjeneste, så samtykket kan ikke vurderes. "
+                            f"Registrer brukerens tjeneste først.")
+    missing = samtykkeregister.uncovered_services(rc.session, rc.business_key, user.service_keys)
+    if missing and not value:
+        raise RuleViolation(
+            f"Samtykket i saken omfatter ikke deling med {_services(missing)}, der {name} arbeider. Spør personen om "
+            f"samtykket kan utvides, og kryss av når det er gitt (det registreres på saken ved rollebyttet).")
+
+
+@rule("samtykke_mottakere")
+def recipients_within_consent(rc: RuleContext, field: Field, value) -> None:
+    """Forskrift § 17: each listed person's service must be covered by the case's consent (or be the
+    person or next of kin), so a notice to them can leave; the notice handler checks again."""
+    consent = samtykkeregister.valid(rc.session, rc.business_key)
+    refused = [f"{p.get('navn') or '?'} ({_services([p['tjeneste']]) if p.get('tjeneste') else 'ingen tjeneste'})"
+               for p in value or []
+               if isinstance(p, dict) and not samtykkeregister.covers_service(consent, p.get("tjeneste"))]
+    if refused:
+        raise RuleViolation(f"Samtykket i saken gjelder ikke deling med {', '.join(refused)}. Velg riktig tjeneste, "
+                            f"eller utvid samtykket på saken først.")
+
+
+def _services(keys) -> str:
+    return ", ".join(tjenester.DEFAULT.get(k, k) for k in keys)

@@ -73,17 +73,34 @@ class InstanceRow:
     lock_version: int
 
 
+# The hot path's statements are built once (building one costs more in Python than SQLite takes to
+# run it); the values are bound per call.
+_READ = select(*_COLUMNS).where(_TABLE.c.id == bindparam("id"))
+_READ_STATE = select(_TABLE.c.state, _TABLE.c.lock_version).where(_TABLE.c.id == bindparam("id"))
+_WRITTEN = ("status", "completed_at", "updated_at", "trail", "indexed", "next_timer_at", "timer_lease_owner",
+            "timer_lease_until", "timer_attempts", "error", "state")
+_UPDATE = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.lock_version == bindparam("read_version"))
+           .values({**{name: bindparam(name) for name in _WRITTEN}, "lock_version": bindparam("new_version")}))
+_REPINNED = ("process_version", "pins")  # written too when a migration moved the instance (`repin`)
+_UPDATE_REPINNED = (update(_TABLE)
+                    .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.lock_version == bindparam("read_version"))
+                    .values({**{name: bindparam(name) for name in _WRITTEN + _REPINNED},
+                             "lock_version": bindparam("new_version")}))
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
+_INSERT_AUDIT = insert(_AUDIT)
+
+
 def read_instance(session: Session, instance_id: int) -> InstanceRow | None:
-    found = session.execute(select(*_COLUMNS).where(_TABLE.c.id == instance_id)).first()
+    found = session.execute(_READ, {"id": instance_id}).first()
     return InstanceRow(**found._mapping) if found is not None else None
 
 
-def instance_columns(prefix: str = "instance_") -> list:
+def instance_columns(prefix: str = "instance__") -> list:
     """The instance's columns (but its state) for a caller's own statement, e.g. joined to a task."""
     return [c.label(prefix + c.key) for c in _COLUMNS]
 
 
-def instance_from(mapping, prefix: str = "instance_") -> InstanceRow:
+def instance_from(mapping, prefix: str = "instance__") -> InstanceRow:
     return InstanceRow(**{c.key: mapping[prefix + c.key] for c in _COLUMNS})
 
 
@@ -129,7 +146,7 @@ def load(ctx: Orchestrator, session: Session, instance_id: int, actor: Actor, de
     bundle = ctx.specs.bundle(session, row.process_key, row.pins)
     workflow = ctx.instances.take(row.id, row.lock_version, bundle)
     if workflow is None:
-        stored = session.execute(select(_TABLE.c.state, _TABLE.c.lock_version).where(_TABLE.c.id == row.id)).one()
+        stored = session.execute(_READ_STATE, {"id": row.id}).one()
         if stored.lock_version != row.lock_version:  # changed since the row was read: the step lost a race
             raise Conflict(CONFLICT_MESSAGE)
         workflow = engine.load(stored.state, bundle)
@@ -137,9 +154,9 @@ def load(ctx: Orchestrator, session: Session, instance_id: int, actor: Actor, de
 
 
 def create(ctx: Orchestrator, session: Session, key: str, business_key: str | None, data: dict,
-           actor: Actor, message: str | None = None, depth: int = 0) -> Step:
-    """A new instance, started, not yet kept (`commit` inserts it)."""
-    pins = ctx.specs.pins_for(session, key)
+           actor: Actor, message: str | None = None, depth: int = 0, pins: dict | None = None) -> Step:
+    """A new instance, started, not yet kept (`commit` inserts it). `pins`: as the caller resolved them."""
+    pins = pins or ctx.specs.pins_for(session, key)
     bundle = ctx.specs.bundle(session, key, pins)
     data = {**(data or {}), "saksnummer": business_key}  # the case reference, for forms and notices
     try:
@@ -214,7 +231,7 @@ def _write_audit(step: Step) -> None:
     if step.audits:
         for entry in step.audits:  # a new instance's first rows were written before it had an id
             entry["instance_id"] = step.row.id
-        step.session.execute(insert(_AUDIT), step.audits)
+        step.session.execute(_INSERT_AUDIT, step.audits)
         step.audits = []
 
 
@@ -257,23 +274,18 @@ def _save(step: Step) -> None:
     Database.after_commit(step.session, lambda: step.ctx.instances.keep(row.id, version, bundle, workflow))
 
 
-_REPINNED = ("process_version", "pins")
-_WRITTEN = ("status", "completed_at", "updated_at", "trail", "indexed", "next_timer_at", "timer_lease_owner",
-            "timer_lease_until", "timer_attempts", "error")
-
-
 def _write_instance(step: Step, state: str) -> None:
     """INSERT a new instance, or UPDATE it if its version is still the one the step read (else a Conflict)."""
     row, session = step.row, step.session
-    values = {name: getattr(row, name) for name in _WRITTEN + (_REPINNED if step.repinned else ())}
     if row.id is None:
         inserted = {k: v for k, v in vars(row).items() if k != "id"}
         row.lock_version = inserted["lock_version"] = 1
-        row.id = session.execute(insert(_TABLE).values(**inserted, state=state).returning(_TABLE.c.id)).scalar_one()
+        row.id = session.execute(_INSERT, {**inserted, "state": state}).scalar_one()
         return
-    done = session.execute(
-        update(_TABLE).where(_TABLE.c.id == row.id, _TABLE.c.lock_version == row.lock_version)
-        .values(**values, state=state, lock_version=row.lock_version + 1))
+    written, statement = (_WRITTEN + _REPINNED, _UPDATE_REPINNED) if step.repinned else (_WRITTEN, _UPDATE)
+    values = {name: getattr(row, name) for name in written if name != "state"}
+    done = session.execute(statement, {**values, "state": state, "row_id": row.id, "read_version": row.lock_version,
+                                       "new_version": row.lock_version + 1})
     if done.rowcount != 1:
         raise Conflict(CONFLICT_MESSAGE)
     row.lock_version += 1
@@ -296,9 +308,19 @@ def fail(ctx: Orchestrator, session: Session, instance_id: int, message: str, ac
         raise Conflict(CONFLICT_MESSAGE)
     for table in (_TASKS, _TIMERS, _WAITS):  # after the instance row: the lock order
         session.execute(delete(table).where(table.c.instance_id == instance_id))
-    session.execute(insert(_AUDIT), [audit_row(instance_id, actor, "incident", data={"feil": message})])
+    session.execute(_INSERT_AUDIT, [audit_row(instance_id, actor, "incident", data={"feil": message})])
     row.status, row.error = ERROR, message
     return row
+
+
+def terminate(step: Step, reason: str) -> None:
+    """End the instance for good (`terminated`), the reason kept in its audit; through `commit`, so
+    nothing of it is left in any queue. For a running instance or an incident (`load(running=False)`)."""
+    if step.row.status not in (RUNNING, ERROR):
+        return
+    step.row.status, step.row.completed_at = TERMINATED, clock.now()
+    step.audit("terminated", data={"grunn": reason})
+    commit(step)
 
 
 def resume(ctx: Orchestrator, session: Session, instance_id: int, actor: Actor) -> Step:

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import NoResultFound
 
 from .. import clock
@@ -37,13 +37,17 @@ def start(ctx: Orchestrator, username: str, method: str) -> str:
     return session_id
 
 
+# asked on every page request: built once, bound per call
+_LOOKUP = (select(UserSession.id, UserSession.last_seen_at, UserSession.expires_at, UserSession.revoked_at,
+                  User.id, User.active, User.access_version)
+           .join(User, User.id == UserSession.user_id).where(UserSession.token_hash == bindparam("token_hash")))
+
+
 def actor_for_session(ctx: Orchestrator, session_id: str) -> Actor | None:
     """The session's user, or None when it has ended (logout, deactivation, idle or absolute timeout)."""
-    statement = (select(UserSession.id, UserSession.last_seen_at, UserSession.expires_at, UserSession.revoked_at,
-                        User.id, User.active, User.access_version)
-                 .join(User, User.id == UserSession.user_id).where(UserSession.token_hash == _hash(session_id)))
     try:
-        row_id, last_seen, expires, revoked, user_id, active, version = ctx.db.peek(statement)
+        row_id, last_seen, expires, revoked, user_id, active, version = ctx.db.peek(
+            _LOOKUP, {"token_hash": _hash(session_id)})
     except NoResultFound:
         return None
     now = clock.now()

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from copy import deepcopy
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import datetime
 
-from sqlalchemy import column, func, select, true, union_all
+from sqlalchemy import bindparam, column, func, select, true, union_all
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -18,7 +19,7 @@ from . import rules, runtime
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .instances import Page
+from .paging import Page
 
 
 @dataclass
@@ -177,45 +178,31 @@ def complete(ctx: Orchestrator, task_id: str, data: dict | None, actor: Actor) -
         step.audit("task_completed", task_id=task_id, element_id=row.element_id, element_name=row.name,
                    data=cleaned or None)
         runtime.commit(step)
-        return Completed(task_id, step.row.id, step.row.status, _following(session, step, actor))
+        return Completed(task_id, step.row.id, step.row.status, following(session, step, actor))
 
 
-def _following(session, step: runtime.Step, actor: Actor) -> list[TaskView]:
+def following(session, step: runtime.Step, actor: Actor) -> list[TaskView]:
     """The case's open tasks `actor` may do now, from what the step knows: the tasks it opened, and
     (only when others stayed open, e.g. parallel tasks) those rows, read by their ids."""
     now = clock.now()
     opened = {t["id"] for t in step.opened}
     stayed = [i for i in step.row.indexed["tasks"] if i not in opened]
     rows = list(session.execute(select(OpenTask.__table__).where(OpenTask.id.in_(stayed)))) if stayed else []
-    found = sorted([*rows, *(_Opened(**t) for t in step.opened)], key=lambda t: (t.created_at, t.id))
+    # a task row the step just wrote, read like one from the table
+    found = sorted([*rows, *(SimpleNamespace(**t) for t in step.opened)], key=lambda t: (t.created_at, t.id))
     return [_view(t, now) for t in found if may_act_now(actor, t)]
 
 
-@dataclass
-class _Opened:
-    """A task row the step just wrote, read like one from the table."""
-
-    id: str
-    instance_id: int
-    process_key: str
-    business_key: str | None
-    element_id: str
-    name: str | None
-    role: str | None
-    assignee: str | None
-    form_key: str | None
-    created_at: datetime
-    due_at: datetime | None
-    due_sort: datetime
-    claimed_at: datetime | None
+_TASKS = OpenTask.__table__
+_TASK_AND_INSTANCE = (select(_TASKS, *runtime.instance_columns())
+                      .join(Instance.__table__, Instance.__table__.c.id == _TASKS.c.instance_id)
+                      .where(_TASKS.c.id == bindparam("task_id")))  # built once: the hot path
 
 
 def _task_and_instance(session, task_id: str):
     """The task row and its instance's columns in one statement: one snapshot, so the engine state
     read for it is the one that holds this task open (two reads could straddle another's commit)."""
-    found = session.execute(
-        select(OpenTask.__table__, *runtime.instance_columns())
-        .join(Instance, Instance.id == OpenTask.instance_id).where(OpenTask.id == task_id)).first()
+    found = session.execute(_TASK_AND_INSTANCE, {"task_id": task_id}).first()
     return (found, runtime.instance_from(found._mapping)) if found is not None else (None, None)
 
 

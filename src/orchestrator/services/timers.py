@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from .. import clock
 from ..config import Settings
@@ -69,19 +69,23 @@ def fire_instance(ctx: Orchestrator, instance_id: int, owner: str) -> Fired | No
     """Fire what is due in one leased instance. None when the lease was lost meanwhile."""
     try:
         with ctx.write("timer.fire") as session:
-            row = session.get(Instance, instance_id)
+            row = runtime.read_instance(session, instance_id)
             if row is None or row.timer_lease_owner != owner:
                 return None
             if row.status != runtime.RUNNING:  # stopped meanwhile: nothing of it is due any more
-                row.next_timer_at = row.timer_lease_owner = row.timer_lease_until = None
+                session.execute(update(Instance).where(Instance.id == instance_id).values(
+                    next_timer_at=None, timer_lease_owner=None, timer_lease_until=None))
                 return None
-            step = runtime.load(ctx, session, instance_id, TIMER)
+            step = runtime.load(ctx, session, instance_id, TIMER, row=row)
             now = clock.now()
             due = [t.element_id for t in engine.timers(step.workflow) if t.due_at <= now]
             runtime.act(step, engine.fire_timers)
             step.audit("timer_fired", element_id=",".join(due)[:200] or None, data={"elements": due})
             runtime.commit(step)
-            return Fired(instance_id, row.business_key, row.process_key, due)
+            fired = Fired(instance_id, row.business_key, row.process_key, due)
+        # logged once it committed: a batch can take a while, and a worker killed in it loses no line
+        log.info("fired %s in instance %s", ", ".join(due) or "-", instance_id)
+        return fired
     except Conflict as error:
         log.info("timer of instance %s not fired now (%s); will retry", instance_id, error)
         jobs.give_back(ctx, ctx.queues[NAME], [instance_id], owner)

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import NoResultFound
 
 from .. import clock
@@ -56,13 +56,17 @@ def create(ctx: Orchestrator, username: str, label: str | None = None, expires_i
     return token
 
 
+# asked on every API request: built once, bound per call
+_LOOKUP = (select(ApiToken.id, ApiToken.created_at, ApiToken.expires_at, ApiToken.revoked_at,
+                  ApiToken.last_used_at, User.id, User.active, User.access_version)
+           .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def actor_for_token(ctx: Orchestrator, token: str) -> Actor | None:
     """The token's user, or None when the token is unknown, expired or revoked or its user is deactivated."""
-    statement = (select(ApiToken.id, ApiToken.created_at, ApiToken.expires_at, ApiToken.revoked_at,
-                        ApiToken.last_used_at, User.id, User.active, User.access_version)
-                 .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _hash(token)))
     try:
-        token_id, created, expires, revoked, last_used, user_id, active, version = ctx.db.peek(statement)
+        token_id, created, expires, revoked, last_used, user_id, active, version = ctx.db.peek(
+            _LOOKUP, {"token_hash": _hash(token)})
     except NoResultFound:
         return None
     now = clock.now()

@@ -27,8 +27,10 @@ class Database:
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
             self.write_engine = self.engine
-        # one statement needs no transaction; on PostgreSQL that saves the BEGIN and ROLLBACK round trips
-        self._peek_engine = self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # one statement needs no transaction: on PostgreSQL that saves the BEGIN and ROLLBACK round
+        # trips, on SQLite the BEGIN (its connections run in autocommit mode between our BEGINs)
+        self._peek_engine = (self.engine.execution_options(sqlite_begin=None) if self.is_sqlite
+                             else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -82,10 +84,11 @@ class Database:
         finally:
             session.close()  # ends the transaction; loaded objects stay readable, detached
 
-    def peek(self, statement):
-        """The one row of one read-only statement (the worker's idle pass: as few round trips as can be)."""
+    def peek(self, statement, parameters: dict | None = None):
+        """The one row of one read-only statement (the worker's idle pass, who is asking: as few round
+        trips as can be)."""
         with self._peek_engine.connect() as connection:
-            return connection.execute(statement).one()
+            return connection.execute(statement, parameters).one()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -111,4 +114,5 @@ def _sqlite_discipline(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:  # None: a single read (Database.peek) runs without a transaction
+            connection.exec_driver_sql(f"BEGIN {mode}")

@@ -322,10 +322,11 @@ class Notice(Base):
     method: Mapped[str | None] = mapped_column(String(10))  # REQUEST | CANCEL | None (no invite)
     recipient: Mapped[str] = mapped_column(String(320))
     recipient_name: Mapped[str | None] = mapped_column(String(300))
+    recipient_service: Mapped[str | None] = mapped_column(String(50))  # the service they represent (consent)
     subject: Mapped[str] = mapped_column(String(500))
     message: Mapped[str] = mapped_column(Text)  # the RFC 5322 message exactly as it is sent
     message_id: Mapped[str] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(20))  # queued | sent | sink | failed
+    status: Mapped[str] = mapped_column(String(20))  # queued | sent | sink | failed | cancelled
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -354,3 +355,44 @@ class Case(Base):
     planverktoy: Mapped[str | None] = mapped_column(String(20))  # ip | referat
     plan_instance_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Consent(Base):
+    """The person's consent for the whole case (samtykke), keyed by business key (decision 0016).
+
+    One row per case: what the consent covers now (`omfatter`: koordinator, individuell_plan,
+    ansvarsgruppe, tverrfaglige_samarbeidsmoeter) and with which services information may be
+    shared (`deles_med`: keys of the service catalogue). Written only by services/samtykke.py:
+    through the diagrams' «Samtykke registreres på saken» throws, or the register's own use cases
+    (change, extension, withdrawal). Every change is also a row of `consent_events`.
+    """
+
+    __tablename__ = "consents"
+
+    business_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # gitt | trukket
+    gitt_dato: Mapped[str | None] = mapped_column(String(10))  # ISO date the person gave it
+    gitt_av: Mapped[str | None] = mapped_column(String(20))  # bruker | foresatte | verge
+    form: Mapped[str | None] = mapped_column(String(20))  # muntlig | skriftlig
+    omfatter: Mapped[list] = mapped_column(JSON, default=list)
+    deles_med: Mapped[list] = mapped_column(JSON, default=list)
+    registrert_av: Mapped[str] = mapped_column(String(100))
+    registrert_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    trukket_dato: Mapped[str | None] = mapped_column(String(10))
+    informert_om_folger: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConsentEvent(Base):
+    """Append-only history of a case's consent: given, extended, changed, withdrawn (who, when, what)."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (Index("ix_consent_events_case", "business_key", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))  # gitt | utvidet | endret | trukket
+    instance_id: Mapped[int | None] = mapped_column(Integer)  # the step that recorded it, if a diagram did
+    data: Mapped[dict | None] = mapped_column(JSON)

@@ -39,6 +39,9 @@ ACTION_NAMES = {
     "notice_requeued": "Utsending sendt på nytt",
     "koordinator_registrert": "Koordinator registrert på saken",
     "planverktoy_registrert": "Planverktøy registrert på saken",
+    "samtykke_registrert": "Samtykke registrert på saken",
+    "samtykke_trukket": "Samtykket trukket tilbake",
+    "notice_cancelled": "Utsending avbrutt",
 }
 KIND_NAMES = {"bpmn": "Prosess (BPMN)", "dmn": "Beslutningstabell (DMN)", "form": "Skjema"}
 TIMER_KINDS = {"date": "Tidspunkt", "duration": "Varighet", "cycle": "Gjentakelse"}

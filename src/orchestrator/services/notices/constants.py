@@ -24,12 +24,14 @@ QUEUED = "queued"  # waiting for its first attempt or a retry (next_attempt_at s
 SENT = "sent"      # accepted by the SMTP server (or refused there as a duplicate of an accepted copy)
 SINK = "sink"      # no SMTP server configured: written to the local sink (var/utsendinger/)
 FAILED = "failed"  # given up: permanent refusal, or notice_max_attempts attempts failed
-STATUSES = (QUEUED, SENT, SINK, FAILED)
+CANCELLED = "cancelled"  # never left: the consent it depended on was withdrawn (last_error says why)
+STATUSES = (QUEUED, SENT, SINK, FAILED, CANCELLED)
 STATUS_LABELS = {
     QUEUED: "I kø",
     SENT: "Sendt",
     SINK: "Lagt i lokal utsendingsmappe (ingen e-postserver)",
     FAILED: "Feilet",
+    CANCELLED: "Avbrutt",
 }
 
 # iCalendar methods (RFC 5546).

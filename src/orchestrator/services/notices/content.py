@@ -2,8 +2,9 @@
 
 The innkalling carries the four contents seed 004 section 11.4 requires: whom the meeting
 concerns, the participants (title, name, address), time and place, and the agenda. The referat
-carries decisions, division of responsibility and recorded professional disagreement. Subject
-lines and the calendar carry no name of the person the case concerns (docs/notices.md).
+follows the innkalling's agenda point by point, with the decision on each, then other decisions, the
+division of responsibility and recorded professional disagreement. Subject lines and the calendar
+carry no name of the person the case concerns (docs/notices.md).
 
 HTML is rendered by Jinja2 with autoescaping, so staff-written text cannot inject markup.
 """
@@ -198,6 +199,21 @@ her er referatet fra møtet i {{ m.gruppe }}.
 Møtet gjaldt: {{ m.gjelder }}
 Tid: {{ when }}
 Sted: {{ m.sted }}
+{% if m.saksliste %}
+
+Saksliste og beslutninger:
+{% for item in m.saksliste %}
+  {{ loop.index }}. {{ item.punkt }}
+     {{ item.beslutning or "Ingen beslutning ble referatført." }}
+{% endfor %}
+{% if m.beslutninger %}
+
+Andre beslutninger:
+{% for item in m.beslutninger %}
+  - {{ item }}
+{% endfor %}
+{% endif %}
+{% else %}
 
 Beslutninger:
 {% for item in m.beslutninger %}
@@ -205,6 +221,7 @@ Beslutninger:
 {% else %}
   Ingen beslutninger ble referatført.
 {% endfor %}
+{% endif %}
 
 Ansvarsfordeling:
 {% for task in m.ansvarsfordeling %}
@@ -236,11 +253,21 @@ MINUTES_HTML = _HTML.from_string(_HTML_HEAD + """
 <tr><th style="text-align:left;padding:2px 12px 2px 0;vertical-align:top">Tid</th><td>{{ when }}</td></tr>
 <tr><th style="text-align:left;padding:2px 12px 2px 0;vertical-align:top">Sted</th><td>{{ m.sted }}</td></tr>
 </table>
+{% if m.saksliste %}
+<h2 style="font-size:16px">Saksliste og beslutninger</h2>
+<ol>{% for item in m.saksliste %}<li><strong style="white-space:pre-line">{{ item.punkt }}</strong><br>
+<span style="white-space:pre-line">{{ item.beslutning or "Ingen beslutning ble referatført." }}</span></li>{% endfor %}</ol>
+{% if m.beslutninger %}
+<h2 style="font-size:16px">Andre beslutninger</h2>
+<ul>{% for item in m.beslutninger %}<li style="white-space:pre-line">{{ item }}</li>{% endfor %}</ul>
+{% endif %}
+{% else %}
 <h2 style="font-size:16px">Beslutninger</h2>
 {% if m.beslutninger %}
 <ol>{% for item in m.beslutninger %}<li style="white-space:pre-line">{{ item }}</li>{% endfor %}</ol>
 {% else %}
 <p>Ingen beslutninger ble referatført.</p>
+{% endif %}
 {% endif %}
 <h2 style="font-size:16px">Ansvarsfordeling</h2>
 {% if m.ansvarsfordeling %}

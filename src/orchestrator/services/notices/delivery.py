@@ -30,7 +30,7 @@ from ..access import MANAGER, Actor, require_any
 from ..context import Orchestrator
 from ..errors import Conflict, Invalid, NotFound, ServiceError
 from . import faults, mime
-from .constants import BATCH_SIZE, FAILED, FAILED_MESSAGE, KIND_LABELS, QUEUED, SENT, SINK, WORKER
+from .constants import BATCH_SIZE, CANCELLED, FAILED, FAILED_MESSAGE, KIND_LABELS, QUEUED, SENT, SINK, WORKER
 from .transport import DUPLICATE, PERMANENT, RETRY, SUNK, Claimed, Outcome, for_settings
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,13 @@ def _record(ctx: Orchestrator, notice_id: int, outcome: Outcome, owner: str) -> 
 def _record_in(ctx: Orchestrator, session: Session, notice_id: int, outcome: Outcome, owner: str) -> Delivered:
     now = clock.now()
     row = session.get(Notice, notice_id, with_for_update=True)
+    if row is not None and row.status == CANCELLED and outcome.delivered:
+        # cancelled (consent withdrawn) while this attempt was under way: it left all the same, say so
+        row.status, row.sent_at = (SINK if outcome.result == SUNK else SENT), now
+        row.last_error = f"Sendt før avbrytelsen nådde utsendingen. {row.last_error or ''}".strip()
+        _release(row, now)
+        _audit(session, row, "notice_sent", now, {"status": row.status, "etter_avbrytelse": True})
+        return Delivered(row.id, row.status, outcome.result, outcome.detail)
     if row is None or row.status != QUEUED:
         # Another worker (after our lease expired) got there first.
         return Delivered(notice_id, row.status if row else "gone", outcome.result, outcome.detail)

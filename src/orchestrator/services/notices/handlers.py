@@ -21,12 +21,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ... import clock
+from ...clock import OSLO
 from ...store.models import Notice
-from .. import jobs, runtime
+from .. import jobs, runtime, samtykkeregister, tjenester
 from ..context import Orchestrator
 from ..errors import StepFailed
 from . import calendar, content, mime, payload
-from .constants import CANCEL, INNKALLING, INNKALLING_ENDRET, MOETE_AVLYST, QUEUED, REFERAT, REQUEST
+from .constants import CANCEL, INNKALLING, INNKALLING_ENDRET, KIND_LABELS, MOETE_AVLYST, QUEUED, REFERAT, REQUEST
+
+# What the consent must cover for an ansvarsgruppe's notices to leave (decision 0016).
+PURPOSE = "ansvarsgruppe"
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,8 @@ def history(session: Session, uid: str) -> History:
 def queue_meeting(ctx: Orchestrator, session: Session, step: runtime.Step, kind: str, data: dict) -> list[Notice]:
     """An innkalling, a changed innkalling or a cancellation: one row per recipient."""
     meeting = payload.meeting(kind, data)
+    if kind != MOETE_AVLYST:  # a cancellation tells no more than the invite its recipients hold
+        _within_consent(ctx, session, step, kind, meeting.deltakere)
     sender_name, sender_address, domain = _sender(ctx)
     uid = calendar.meeting_uid(meeting.moete_id, step.row.id, domain)
     now = clock.now()
@@ -113,15 +119,22 @@ def queue_meeting(ctx: Orchestrator, session: Session, step: runtime.Step, kind:
         rows.append(_row(ctx, step, kind, meeting.moete_id, uid, meeting.tidspunkt, meeting.sted, person,
                          rendered, domain, now, reply_to=meeting.leder, invite=invite, method=method,
                          sequence=sequence))
-    # How long before the meeting it goes out (the routine asks for at least 14 days).
+    # How long before the meeting it goes out (the routine asks for at least 14 days), in calendar days in
+    # Norway: a worker a second past D-14 at 09:00 still sends it 14 days before a meeting at 09:00.
     _queue(ctx, session, step, kind, meeting.moete_id, rows, now,
-           {"dager_foer_moetet": (meeting.tidspunkt - now).days})
+           {"dager_foer_moetet": days_before(meeting.tidspunkt, now)})
     return rows
+
+
+def days_before(meeting: datetime, now: datetime) -> int:
+    """Calendar days from `now` to the meeting, counted on Norwegian dates."""
+    return (meeting.astimezone(OSLO).date() - now.astimezone(OSLO).date()).days
 
 
 def queue_minutes(ctx: Orchestrator, session: Session, step: runtime.Step, data: dict) -> list[Notice]:
     """A referat: one row per recipient, no calendar invite."""
     minutes = payload.minutes(data)
+    _within_consent(ctx, session, step, REFERAT, minutes.mottakere)
     sender_name, _, domain = _sender(ctx)
     uid = calendar.meeting_uid(minutes.moete_id, step.row.id, domain)
     now = clock.now()
@@ -132,6 +145,13 @@ def queue_minutes(ctx: Orchestrator, session: Session, step: runtime.Step, data:
                          rendered, domain, now))
     _queue(ctx, session, step, REFERAT, minutes.moete_id, rows, now)
     return rows
+
+
+def _within_consent(ctx: Orchestrator, session: Session, step: runtime.Step, kind: str, people) -> None:
+    """Nothing leaves for a recipient whose service the case's consent does not cover (forskrift § 17)."""
+    catalogue = tjenester.catalogue(ctx.settings)
+    samtykkeregister.check_recipients(session, step.row.business_key, PURPOSE, f"{KIND_LABELS[kind]} kan ikke sendes",
+                                      people, catalogue.name)
 
 
 def _row(ctx: Orchestrator, step: runtime.Step, kind: str, moete_id: str, uid: str, meeting_at: datetime,
@@ -145,7 +165,8 @@ def _row(ctx: Orchestrator, step: runtime.Step, kind: str, moete_id: str, uid: s
     return Notice(
         instance_id=step.row.id, business_key=step.row.business_key, kind=kind, meeting_id=moete_id,
         meeting_uid=uid, meeting_at=meeting_at, meeting_place=place, sequence=sequence, method=method,
-        recipient=person.adresse, recipient_name=person.navn, subject=rendered.subject, message=message,
+        recipient=person.adresse, recipient_name=person.navn, recipient_service=person.tjeneste,
+        subject=rendered.subject, message=message,
         message_id=message_id, status=QUEUED, attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
     )
 

@@ -32,6 +32,7 @@ class Person:
     navn: str
     adresse: str  # normalised: ASCII local part, IDNA (punycode) domain
     tittel: str | None = None
+    tjeneste: str | None = None  # the service they represent (consent scope, decision 0016)
 
     @property
     def key(self) -> str:
@@ -66,8 +67,16 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class AgendaItem:
+    """One point of the innkalling's agenda and what the referat says about it."""
+
+    punkt: str
+    beslutning: str | None
+
+
+@dataclass(frozen=True)
 class Minutes:
-    """A referat."""
+    """A referat: the agenda's points in order, each with its decision (004 11.4), then as before."""
 
     kind: str
     moete_id: str
@@ -80,6 +89,7 @@ class Minutes:
     faglig_uenighet: str | None
     mottakere: tuple[Person, ...]
     neste_moete: datetime | None
+    saksliste: tuple[AgendaItem, ...] = ()  # empty from diagrams older than the agenda in the referat
 
 
 def _blank(value) -> bool:
@@ -232,9 +242,10 @@ class _Checker:
         navn = self.text(value, "navn", f"{where}: navn", 200)
         tittel = self.text(value, "tittel", f"{where}: tittel", 200, required=title_required)
         adresse = self.address(value.get("adresse"), f"{where}: adresse")
+        tjeneste = self.text(value, "tjeneste", f"{where}: tjeneste", 50, required=False)
         if len(self.problems) > before:
             return None
-        return Person(navn=navn, adresse=adresse, tittel=tittel)
+        return Person(navn=navn, adresse=adresse, tittel=tittel, tjeneste=tjeneste)
 
     def people(self, data: dict, key: str, where: str) -> tuple[Person, ...]:
         value = data.get(key)
@@ -326,8 +337,33 @@ def minutes(payload) -> Minutes:
     uenighet = check.text(data, "faglig_uenighet", "«faglig_uenighet»", 5000, required=False, multiline=True)
     mottakere = check.people(data, "mottakere", "«mottakere»")
     neste = check.moment(data, "neste_moete", "«neste_moete»", required=False)
+    agenda = _agenda(check, data.get("saksliste"))
     check.raise_if_failed(REFERAT)
     return Minutes(kind=REFERAT, moete_id=moete_id, gjelder=gjelder, tidspunkt=tidspunkt, sted=sted,
                    gruppe=gruppe, beslutninger=beslutninger, ansvarsfordeling=tuple(fordeling),
-                   faglig_uenighet=uenighet, mottakere=mottakere, neste_moete=neste)
+                   faglig_uenighet=uenighet, mottakere=mottakere, neste_moete=neste, saksliste=agenda)
+
+
+def _agenda(check: _Checker, raw) -> tuple[AgendaItem, ...]:
+    """The agenda's points in the innkalling's order, each with its decision (optional in the payload)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        check.fail("«saksliste» må være en liste med punkter")
+        return ()
+    rows = [row for row in raw if not _blank(row)]
+    if len(rows) > MAX_ITEMS:
+        check.fail(f"«saksliste» har for mange punkter (høyst {MAX_ITEMS})")
+        return ()
+    items = []
+    for number, row in enumerate(rows, start=1):
+        where = f"«saksliste» punkt {number}"
+        if not isinstance(row, dict):
+            check.fail(f"{where} må være et objekt med punkt og beslutning")
+            continue
+        punkt = check.text(row, "punkt", f"{where}: punkt", 500, multiline=True)
+        beslutning = check.text(row, "beslutning", f"{where}: beslutning", 2000, required=False, multiline=True)
+        if punkt:
+            items.append(AgendaItem(punkt, beslutning))
+    return tuple(items)
 

@@ -7,7 +7,7 @@ do: a body declared optional is optional in both.
 """
 from __future__ import annotations
 
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError
@@ -49,9 +49,16 @@ def operation(*, summary: str, tag: str, responses: dict[int, object], query: ty
     return decorate
 
 
+@lru_cache(maxsize=None)
+def built(schema: type[Schema]) -> Schema:
+    """One instance per schema class, built once: building one deep-copies its fields (measured: a
+    third of marshmallow's time per API step). load and dump keep no state on the instance."""
+    return schema()
+
+
 def _load_query(schema: type[Schema]) -> dict:
     try:
-        return schema().load(request.args.to_dict(flat=True))
+        return built(schema).load(request.args.to_dict(flat=True))
     except ValidationError as error:
         raise Invalid("Ugyldige parametre i adressen", flatten_errors(error.normalized_messages())) from None
 
@@ -71,13 +78,13 @@ def _load_body(schema: type[Schema], required: bool) -> dict:
     if not isinstance(payload, dict):
         raise Invalid("Forventet et JSON-objekt", {"_schema": ["Forventet et JSON-objekt."]})
     try:
-        return schema().load(payload)
+        return built(schema).load(payload)
     except ValidationError as error:
         raise Invalid("Forespørselen har feil; se feltene.", flatten_errors(error.normalized_messages())) from None
 
 
-def dump(schema: Schema, value, status: int = 200, headers: dict | None = None):
-    response = jsonify(schema.dump(value))
+def dump(schema: type[Schema], value, status: int = 200, headers: dict | None = None):
+    response = jsonify(built(schema).dump(value))
     response.status_code = status
     for name, header in (headers or {}).items():
         response.headers[name] = header

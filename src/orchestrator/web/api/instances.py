@@ -10,14 +10,14 @@ from .base import bp, current_actor, dump, operation, orchestrator
 
 @bp.post("/instances")
 @operation(summary="Start an instance of the newest version of a process", tag="Instanser", body=s.InstanceStartSchema,
-           responses={201: s.InstanceSummarySchema},
+           responses={201: s.StartedSchema},
            description="`data` is validated against the start event's form when it has one (422 with per-field "
                        "errors). A business key is a case reference, never a national identity number.",
            errors=(403, 404, 422))
 def start(body):
     started = instances.start(orchestrator(), body["process_key"], current_actor(), body.get("business_key"),
                               body.get("data"))
-    return dump(s.InstanceSummarySchema(), started, 201,
+    return dump(s.StartedSchema, started, 201,
                 {"Location": url_for("api.get_instance", instance_id=started.id)})
 
 
@@ -29,7 +29,7 @@ def start(body):
 def list_instances(query):
     page = instances.list_instances(orchestrator(), current_actor(), query.get("process_key"), query.get("status"),
                                     query.get("business_key"), query["page"], query["per_page"])
-    return dump(s.InstancePageSchema(), page)
+    return dump(s.InstancePageSchema, page)
 
 
 @bp.post("/instances/<id:instance_id>/resume")
@@ -39,11 +39,11 @@ def list_instances(query):
                        "open tasks, timers and message waits are back in their queues, and a due timer fires at "
                        "once. 409 when the instance has not stopped on an error.", errors=(403, 404, 409))
 def resume_instance(instance_id):
-    return dump(s.InstanceSummarySchema(), instances.resume(orchestrator(), instance_id, current_actor()))
+    return dump(s.InstanceSummarySchema, instances.resume(orchestrator(), instance_id, current_actor()))
 
 
 @bp.get("/instances/<id:instance_id>")
 @operation(summary="One instance: status, version, data, open tasks, waiting timers, history", tag="Instanser",
            responses={200: s.InstanceDetailSchema}, errors=(404,))
 def get_instance(instance_id):
-    return dump(s.InstanceDetailSchema(), instances.get(orchestrator(), instance_id, current_actor()))
+    return dump(s.InstanceDetailSchema, instances.get(orchestrator(), instance_id, current_actor()))

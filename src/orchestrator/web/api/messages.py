@@ -14,4 +14,4 @@ from .base import bp, current_actor, dump, operation, orchestrator
            errors=(403, 404, 422))
 def send(name, body):
     deliveries = messages.send(orchestrator(), name, body["business_key"], body.get("data"), current_actor())
-    return dump(s.DeliveriesSchema(), {"deliveries": deliveries})
+    return dump(s.DeliveriesSchema, {"deliveries": deliveries})

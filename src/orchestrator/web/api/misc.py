@@ -11,7 +11,7 @@ from .base import bp, current_actor, dump, operation, orchestrator
            responses={200: s.MeSchema})
 def me():
     actor = current_actor()
-    return dump(s.MeSchema(), {"username": actor.username, "roles": sorted(actor.roles),
+    return dump(s.MeSchema, {"username": actor.username, "roles": sorted(actor.roles),
                                "services": sorted(actor.services)})
 
 
@@ -19,4 +19,4 @@ def me():
 @operation(summary="The deadline dashboard (managers and koordinerende enhet)", tag="Frister",
            responses={200: s.OverviewSchema}, errors=(403,))
 def overview():
-    return dump(s.OverviewSchema(), dashboard.overview(orchestrator(), current_actor()))
+    return dump(s.OverviewSchema, dashboard.overview(orchestrator(), current_actor()))

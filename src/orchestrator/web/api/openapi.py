@@ -31,6 +31,7 @@ TAGS = [
     {"name": "Instanser", "description": "Process instances: start, list, inspect"},
     {"name": "Prosesser", "description": "Deployed BPMN/DMN/forms and their versions; deploy"},
     {"name": "Meldinger", "description": "Messages correlated by business key"},
+    {"name": "Saker", "description": "What belongs to the whole case (business key): the person's consent"},
     {"name": "Frister", "description": "The deadline dashboard"},
     {"name": "Brukere", "description": "The signed-in user"},
 ]

@@ -21,7 +21,7 @@ class UnsupportedMediaType(ServiceError):
            query=s.ProcessQuery, responses={200: s.ProcessPageSchema}, errors=(422,))
 def list_processes(query):
     page = processes.list_processes(orchestrator(), current_actor(), query.get("kind"), query["page"], query["per_page"])
-    return dump(s.ProcessPageSchema(), page)
+    return dump(s.ProcessPageSchema, page)
 
 
 DOCUMENT_CONTENT = {
@@ -58,7 +58,7 @@ def deploy(query):
         (d for d in deployed if d.changed), None) or deployed[0]
     changed = any(d.changed for d in deployed)
     body = {"key": main.key, "version": main.version, "kind": main.kind, "changed": changed, "deployed": deployed}
-    return dump(s.DeployResultSchema(), body, 201 if changed else 200)
+    return dump(s.DeployResultSchema, body, 201 if changed else 200)
 
 
 @bp.post("/processes/check")
@@ -77,7 +77,7 @@ def check(query):
     else:
         content, form_key = _document(query)
         problems = processes.check_document(ctx, content, actor, form_key=form_key)
-    return dump(s.CheckResultSchema(), {"ok": not problems, "problems": problems})
+    return dump(s.CheckResultSchema, {"ok": not problems, "problems": problems})
 
 
 def _document(args: dict) -> tuple[bytes, str | None]:
@@ -100,7 +100,7 @@ def get_draft(key):
     draft = drafts.get(orchestrator(), key, current_actor())
     if draft is None:
         raise NotFound(f"det finnes ikke noe utkast av «{key}»")
-    return dump(s.DraftSchema(), draft)
+    return dump(s.DraftSchema, draft)
 
 
 @bp.get("/processes/<key:key>/draft/content")
@@ -128,7 +128,7 @@ def save_draft(key, query):
     else:
         raise UnsupportedMediaType("Send utkastet som application/xml eller application/json.")
     draft = drafts.save(orchestrator(), key, kind, request.get_data(), current_actor(), query.get("base_version"))
-    return dump(s.DraftSchema(), draft)
+    return dump(s.DraftSchema, draft)
 
 
 @bp.delete("/processes/<key:key>/draft")
@@ -144,7 +144,7 @@ def discard_draft(key):
            description="Element ids added, removed and changed (not counting where they are drawn).")
 def version_diff(key, version, query):
     diff = processes.compare_versions(orchestrator(), key, version, query["against"], current_actor())
-    return dump(s.VersionDiffSchema(), diff)
+    return dump(s.VersionDiffSchema, diff)
 
 
 @bp.post("/processes/<key:key>/migrations")
@@ -172,7 +172,7 @@ def migrate(key, body):
 @operation(summary="One process (or decision/form) with its version history", tag="Prosesser",
            responses={200: s.ProcessSchema}, errors=(404,))
 def get_process(key):
-    return dump(s.ProcessSchema(), processes.get_process(orchestrator(), key, current_actor()))
+    return dump(s.ProcessSchema, processes.get_process(orchestrator(), key, current_actor()))
 
 
 @bp.get("/processes/<key:key>/versions/<id:version>/xml")

@@ -282,6 +282,11 @@ class InstanceSummarySchema(Schema):
 InstancePageSchema = page_of(InstanceSummarySchema, "InstancePage")
 
 
+class StartedSchema(InstanceSummarySchema):
+    next_tasks = fields.List(fields.Nested(lambda: TaskSchema()), required=True,
+                             metadata={"description": "the new case's open tasks you may do now (go on without a GET)"})
+
+
 class InstanceTaskSchema(Schema):
     id = fields.String(required=True)
     element_id = fields.String(required=True)
@@ -459,3 +464,52 @@ class OverviewSchema(Schema):
     escalations_open = fields.List(fields.Nested(DueItemSchema), required=True)
     failed_notices = fields.List(fields.Nested(DueItemSchema), required=True)
     instances_in_error = fields.List(fields.Nested(DueItemSchema), required=True)
+
+
+# --- the case's consent (decision 0016) --------------------------------------------------------------
+
+
+class ConsentChangeSchema(RequestSchema):
+    handling = fields.String(required=True, validate=validate.OneOf(("gi", "utvid", "endre", "trekk_tilbake")),
+                             metadata={"description": "gi (new consent), utvid (add purposes/services), endre "
+                                                      "(replace; may narrow), trekk_tilbake (withdraw)"})
+    dato = fields.Date(allow_none=True, metadata={"description": "when the person gave, extended or withdrew it"})
+    gitt_av = fields.String(allow_none=True, validate=validate.OneOf(("bruker", "foresatte", "verge")))
+    form = fields.String(allow_none=True, validate=validate.OneOf(("muntlig", "skriftlig")))
+    omfatter = fields.List(text(50), allow_none=True, validate=validate.Length(max=10),
+                           metadata={"description": "koordinator, individuell_plan, ansvarsgruppe, "
+                                                    "tverrfaglige_samarbeidsmoeter, informasjonsutveksling"})
+    deles_med = fields.List(text(50), allow_none=True, validate=validate.Length(max=50),
+                            metadata={"description": "keys of the service catalogue (GET /api/v1/me lists yours)"})
+    informert_om_folger = fields.Boolean(allow_none=True,
+                                         metadata={"description": "required to withdraw (pbrl. § 4-1)"})
+    kommentar = text(2000, allow_none=True)
+
+
+class _Named(Schema):
+    key = fields.String(required=True)
+    navn = fields.String(required=True)
+
+
+class ConsentEventSchema(Schema):
+    at = fields.DateTime(required=True)
+    actor = fields.String(required=True)
+    handling = fields.String(required=True)
+    instance_id = fields.Integer(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+class ConsentSchema(Schema):
+    business_key = fields.String(required=True)
+    status = fields.String(allow_none=True, metadata={"description": "gitt | trukket | null (none recorded)"})
+    gitt_dato = fields.String(allow_none=True)
+    gitt_av = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    omfatter = fields.List(fields.Nested(_Named), required=True)
+    deles_med = fields.List(fields.Nested(_Named), required=True)
+    registrert_av = fields.String(allow_none=True)
+    registrert_at = fields.DateTime(allow_none=True)
+    trukket_dato = fields.String(allow_none=True)
+    informert_om_folger = fields.Boolean(allow_none=True)
+    historikk = fields.List(fields.Nested(ConsentEventSchema), required=True)
+    kan_registrere = fields.Boolean(required=True, metadata={"description": "whether you may record a change"})

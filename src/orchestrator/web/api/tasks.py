@@ -11,7 +11,7 @@ from .base import bp, current_actor, dump, operation, orchestrator
            tag="Oppgaver", query=s.TaskQuery, responses={200: s.TaskPageSchema}, errors=(403, 422))
 def list_tasks(query):
     page = tasks.list_tasks(orchestrator(), current_actor(), query["scope"], query["page"], query["per_page"])
-    return dump(s.TaskPageSchema(), page)
+    return dump(s.TaskPageSchema, page)
 
 
 @bp.get("/tasks/<task:task_id>")
@@ -20,7 +20,7 @@ def list_tasks(query):
 def get_task(task_id):
     actor = current_actor()
     detail = tasks.get(orchestrator(), task_id, actor)
-    return dump(s.TaskDetailSchema(), {**vars(detail), "may_act": tasks.may_act_now(actor, detail)})
+    return dump(s.TaskDetailSchema, {**vars(detail), "may_act": tasks.may_act_now(actor, detail)})
 
 
 @bp.post("/tasks/<task:task_id>/claim")
@@ -28,14 +28,14 @@ def get_task(task_id):
            description="403 when the task belongs to a role you do not have (or to the case's coordinator); "
                        "409 when someone else has taken it or it is already completed.", errors=(403, 404, 409))
 def claim(task_id):
-    return dump(s.TaskSchema(), tasks.claim(orchestrator(), task_id, current_actor()))
+    return dump(s.TaskSchema, tasks.claim(orchestrator(), task_id, current_actor()))
 
 
 @bp.post("/tasks/<task:task_id>/release")
 @operation(summary="Put a task you took back in its role's queue", tag="Oppgaver", responses={200: s.TaskSchema},
            errors=(403, 404, 409))
 def release(task_id):
-    return dump(s.TaskSchema(), tasks.release(orchestrator(), task_id, current_actor()))
+    return dump(s.TaskSchema, tasks.release(orchestrator(), task_id, current_actor()))
 
 
 @bp.post("/tasks/<task:task_id>/complete")
@@ -45,4 +45,4 @@ def release(task_id):
                        "taken by someone else. 422: the data does not pass the form (`errors` per field path, "
                        "e.g. `medlemmer.0.navn`).", errors=(403, 404, 409, 422))
 def complete(task_id, body):
-    return dump(s.CompletedSchema(), tasks.complete(orchestrator(), task_id, body.get("data") or {}, current_actor()))
+    return dump(s.CompletedSchema, tasks.complete(orchestrator(), task_id, body.get("data") or {}, current_actor()))

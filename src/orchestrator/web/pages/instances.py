@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ... import clock
-from ...services import instances, processes, tasks
-from ...services.errors import Invalid, StepFailed
+from ...services import instances, processes, samtykke, samtykkeregister, tasks, tjenester
+from ...services.errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
 from ..auth import current_actor, orchestrator
 from ..formatting import ROLE_NAMES, when
 from ..forms_render import FormView, parse_submission
@@ -39,7 +39,49 @@ def instance_page(instance_id):
     actor = current_actor()
     detail = instances.get(orchestrator(), instance_id, actor)
     may_resume = bool(actor.roles & set(instances.INCIDENT_OPERATORS))
-    return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail), may_resume=may_resume)
+    return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail), may_resume=may_resume,
+                           **_consent(detail.business_key))
+
+
+def _consent(business_key: str | None) -> dict:
+    """The case's consent panel (decision 0016), for those who may see it."""
+    if not business_key:
+        return {"consent": None}
+    ctx = orchestrator()
+    try:
+        consent = samtykke.view(ctx, business_key, current_actor())
+    except (NotFound, Invalid):
+        return {"consent": None}
+    return {"consent": consent, "covers": samtykkeregister.COVERS, "givers": samtykkeregister.GIVERS,
+            "how": samtykkeregister.HOW, "services": tjenester.catalogue(ctx.settings).names,
+            "actions": CONSENT_ACTIONS}
+
+
+CONSENT_ACTIONS = {"gitt": "Samtykke gitt", "utvidet": "Samtykket utvidet", "endret": "Samtykket endret",
+                   "trukket": "Samtykket trukket tilbake"}
+
+
+@bp.post("/instances/<id:instance_id>/samtykke")
+def record_consent(instance_id):
+    """Record a consent, an extension or a withdrawal for the case this instance belongs to."""
+    actor, ctx = current_actor(), orchestrator()
+    detail = instances.get(ctx, instance_id, actor)
+    data = {"handling": request.form.get("handling"), "dato": request.form.get("dato") or None,
+            "gitt_av": request.form.get("gitt_av") or None, "form": request.form.get("form") or None,
+            "omfatter": request.form.getlist("omfatter"), "deles_med": request.form.getlist("deles_med"),
+            "informert_om_folger": request.form.get("informert_om_folger") == "on",
+            "kommentar": (request.form.get("kommentar") or "").strip()[:2000] or None}
+    try:
+        samtykke.change(ctx, detail.business_key or "", data, actor)
+    except Invalid as error:
+        problems = "; ".join(m for messages in error.fields.values() for m in messages)
+        flash(f"{error.message} {problems}".strip(), "error")
+    except (StepFailed, Conflict, Forbidden) as error:
+        flash(error.message, "error")
+    else:
+        flash("Samtykket er trukket tilbake. Alt i saken som bygde på det, er avsluttet."
+              if data["handling"] == "trekk_tilbake" else "Samtykket er registrert på saken.", "success")
+    return redirect(url_for("instances.instance_page", instance_id=instance_id) + "#samtykke")
 
 
 @bp.post("/instances/<id:instance_id>/resume")
