@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 import diagrams
 from routines import ROOT, do, instance_of, people, plan_case, seeded, send  # noqa: F401
-from test_routine_ansvarsgruppe import FIRST, create, hold, prepare, sent
+from test_routine_ansvarsgruppe import FIRST, create, hold, meet, prepare, sent
 
 from helpers import open_elements, open_tasks, task_named
 from orchestrator.services import instances, migration, tasks, timers
@@ -161,14 +161,12 @@ def test_an_ansvarsgruppe_waiting_on_its_innkalling_timer_moves_to_a_longer_noti
 def test_a_moved_ansvarsgruppe_runs_on_to_its_dissolution(orc, group, people, clock, deploy):
     deploy(("ansvarsgruppe.bpmn", notice_period_21()))
     migration.migrate(orc, "ansvarsgruppe", 2, DEPLOYER)
-    clock.set(group.meeting + timedelta(hours=2))
-    timers.fire_due(orc)
+    meet(orc, group, clock, group.meeting)  # the innkalling leaves at its deadline, then the meeting
     hold(orc, group, people, next_meeting=group.meeting + timedelta(days=90), **FIRST)
     assert open_elements(orc, group.id) == ["forberede_innkalling"]  # the next cycle, on version 2
     prepare(orc, group, people)
     assert innkalling_due(orc, group.id) == group.meeting + timedelta(days=90 - 21)
-    clock.set(group.meeting + timedelta(days=90, hours=2))
-    timers.fire_due(orc)
+    meet(orc, group, clock, group.meeting + timedelta(days=90))
     hold(orc, group, people)
     do(orc, group.id, "opplosning", people.kora, {"opplosning_grunn": "felles_evaluering"})
     assert instances.get(orc, group.id, SYSTEM).status == "completed"
@@ -190,8 +188,7 @@ def test_an_element_renamed_further_ahead_needs_no_mapping(orc, group, people, c
     deploy(("ansvarsgruppe.bpmn", renamed(SOURCE, "moeter_slutt", "ikke_lenger_behov")))
     done = migration.migrate(orc, "ansvarsgruppe", 2, DEPLOYER)
     assert (done.moved, done.instances[0].refusals) == (1, [])
-    clock.set(group.meeting + timedelta(hours=2))
-    timers.fire_due(orc)
+    meet(orc, group, clock, group.meeting)  # the innkalling leaves at its deadline, then the meeting
     hold(orc, group, people, **FIRST)  # the group is dissolved: through «ikke_lenger_behov»
     do(orc, group.id, "opplosning", people.kora, {"opplosning_grunn": "felles_evaluering"})
     detail = instances.get(orc, group.id, SYSTEM)
@@ -224,8 +221,7 @@ def test_a_step_added_after_the_running_meeting_period_is_taken_when_it_ends(orc
     deploy(("ansvarsgruppe.bpmn", with_script_on(SOURCE, "Flow_moeteperiode_videre_gw", "registrer_moete",
                                                  "moeter_holdt = moete_nr")))
     assert migration.migrate(orc, "ansvarsgruppe", 2, DEPLOYER).moved == 1
-    clock.set(group.meeting + timedelta(hours=2))
-    timers.fire_due(orc)
+    meet(orc, group, clock, group.meeting)  # the innkalling leaves at its deadline, then the meeting
     hold(orc, group, people, next_meeting=group.meeting + timedelta(days=90), **FIRST)
     detail = instances.get(orc, group.id, SYSTEM)
     assert "registrer_moete" in detail.completed_elements and detail.data["moeter_holdt"] == 1

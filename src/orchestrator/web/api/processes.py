@@ -165,7 +165,7 @@ def migrate(key, body):
         result = migration.plan(ctx, key, body["to_version"], actor, body["mapping"], instances)
     else:
         result = migration.migrate(ctx, key, body["to_version"], actor, instances, body["mapping"])
-    return dump(s.MigrationSchema(), result)
+    return dump(s.MigrationSchema, result)
 
 
 @bp.get("/processes/<key:key>")
