@@ -34,6 +34,8 @@ deploy: db
 
 run: $(VENV)/.installed assets deploy
 	$(BIN)/orchestrator users bootstrap
+	@# on an empty installation only: a handful of fictional cases in different states (services/demo.py)
+	$(BIN)/orchestrator demo --if-empty
 	@# plain http on the loopback address: the session cookie cannot be Secure here (`make serve` keeps it Secure)
 	ORCHESTRATOR_SECURE_COOKIES=$${ORCHESTRATOR_SECURE_COOKIES:-false} $(BIN)/orchestrator serve --host 127.0.0.1 --port 5000
 

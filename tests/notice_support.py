@@ -224,14 +224,14 @@ def password_checker(username: str, password: str):
 
 
 # --- the data of a meeting -------------------------------------------------------------------------
-KARI = {"tittel": "Lærer", "navn": "Kari Nordmann", "adresse": "kari.nordmann@skole.lund.invalid", "tjeneste": "skole"}
-PER = {"tittel": "NAV-veileder", "navn": "Per Ås", "adresse": "per.aas@nav.invalid", "tjeneste": "nav"}
-LISE = {"tittel": "Helsesykepleier", "navn": "Lise Berg", "adresse": "lise.berg@lund.kommune.invalid",
+KARI = {"tittel": "Lærer", "navn": "Kari Nordmann", "adresse": "kari.nordmann@skole.lund.example", "tjeneste": "skole"}
+PER = {"tittel": "NAV-veileder", "navn": "Per Ås", "adresse": "per.aas@nav.example", "tjeneste": "nav"}
+LISE = {"tittel": "Helsesykepleier", "navn": "Lise Berg", "adresse": "lise.berg@lund.kommune.example",
         "tjeneste": "helsestasjon"}
 # the consent the case's notices need (decision 0016): recorded by the test diagrams' first step
 CONSENT = {"dato": "2027-01-05", "gitt_av": "foresatte", "form": "skriftlig", "omfatter": ["ansvarsgruppe"],
            "deles_med": ["helsestasjon", "nav", "skole"]}
-LEDER_LISE = {"navn": "Lise Berg", "adresse": "lise.berg@lund.kommune.invalid"}
+LEDER_LISE = {"navn": "Lise Berg", "adresse": "lise.berg@lund.kommune.example"}
 
 
 def oslo(moment: datetime) -> str:

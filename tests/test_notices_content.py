@@ -49,7 +49,7 @@ def test_the_innkalling_has_the_four_required_contents_in_norwegian():
         assert "taushetsplikt" in body
     assert rendered.text.startswith("Hei Kari Nordmann,\n")
     assert "  1. Status\n  2. Tiltak" in rendered.text
-    assert "Møteleder: Lise Berg, lise.berg@lund.kommune.invalid" in rendered.text
+    assert "Møteleder: Lise Berg, lise.berg@lund.kommune.example" in rendered.text
 
 
 def test_staff_text_is_escaped_in_html_and_kept_as_written_in_plain_text():
@@ -105,7 +105,7 @@ def test_the_message_is_a_multipart_invitation_in_ascii_with_norwegian_headers()
                         calendar=invite, method="REQUEST")
     text.encode("ascii")  # 7-bit clean: any server takes it
     message = message_from_string(text, policy=default_policy)
-    assert str(message["To"]) == "Per Ås <per.aas@nav.invalid>"
+    assert str(message["To"]) == "Per Ås <per.aas@nav.example>"
     assert str(message["From"]) == "Koordinerende enhet <ke@lund.kommune.invalid>"
     assert message["Content-Language"] == "nb"
     assert message["Date"] == "Wed, 20 Jan 2027 09:00:00 +0100"
@@ -116,9 +116,9 @@ def test_the_message_is_a_multipart_invitation_in_ascii_with_norwegian_headers()
 
 
 def test_the_duration_defaults_to_90_minutes_and_addresses_are_normalised():
-    meeting = _meeting(varighet_minutter=None, deltakere=[{**KARI, "adresse": "kari@bø.kommune.invalid"}])
+    meeting = _meeting(varighet_minutter=None, deltakere=[{**KARI, "adresse": "kari@bø.kommune.example"}])
     assert meeting.varighet_minutter == 90
-    assert meeting.deltakere[0].adresse == "kari@xn--b-5ga.kommune.invalid"
+    assert meeting.deltakere[0].adresse == "kari@xn--b-5ga.kommune.example"
     assert _meeting(varighet_minutter="60").varighet_minutter == 60
     assert _meeting(leder=None).leder is None
 

@@ -276,6 +276,24 @@ def worker_cmd():
     Worker(orc).run(stop)
 
 
+# --- demo -----------------------------------------------------------------------------------
+@command(main, "demo")
+@click.option("--if-empty", is_flag=True, help="Bare på en installasjon uten saker (det `make run` gjør).")
+def demo_cmd(cli: Cli, if_empty):
+    """Lag demosaker med fiktive personer i ulike tilstander, så demobrukerne finner arbeid, frister og utsendinger."""
+    from .services import demo
+
+    made = demo.seed(cli.orc, if_empty=if_empty)
+
+    def human(items):
+        if not items:
+            click.echo("Ingen demosaker laget: installasjonen har saker fra før.")
+        for item in items:
+            click.echo(f"Sak {item.business_key}: {item.what}")
+
+    cli.out(made, human)
+
+
 # --- timers ---------------------------------------------------------------------------------
 @main.group("timers")
 def timers_group():

@@ -210,6 +210,10 @@ class SinkTransport:
         return self.folder / f"{notice_id:06d}-{kind}.eml"
 
     def send(self, notice: Claimed, envelope_from: str) -> Outcome:
+        domain = notice.recipient.rpartition("@")[2].lower().rstrip(".")
+        if domain == "invalid" or domain.endswith(".invalid"):
+            # what any mail server answers for a domain that cannot exist (RFC 2606): a permanent refusal
+            return Outcome(PERMANENT, f"Adressen {notice.recipient} kan ikke motta e-post: domenet finnes ikke")
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             target = self.path_for(notice.id, notice.kind)
