@@ -20,8 +20,8 @@ import time
 import traceback
 from pathlib import Path
 
-from . import (api_step, cycles, lateness, raw, report, samarbeid, sandbox, storage, task_list, timer_fire,
-               timer_pass)
+from . import (api_step, cycles, lateness, migration, raw, report, samarbeid, sandbox, storage, task_list,
+               timer_fire, timer_pass)
 from .env import Env, Run, log, pg_url_from
 
 # name -> module; a module has run(Run) -> [Figure] and expected(Run) -> the figure keys it reports
@@ -35,6 +35,7 @@ MEASUREMENTS = {
     "samarbeid": samarbeid,
     "storage": storage,
     "sandbox": sandbox,
+    "migration": migration,
 }
 HERE = Path(__file__).resolve().parent
 # Only a full run of everything replaces bench/results.json (what the README quotes); quick and

@@ -133,3 +133,20 @@ def test_long_term_coordinated_needs_report_to_ke_and_start_oppstart_for_the_sam
     started = data(orc, oppstart.id)
     assert (started["gjelder"], started["barnekoordinator"], started["rett_til_barnekoordinator"]) == ("Emma S.", None, False)
     assert [t["navn"] for t in started["tjenester"]] == ["Skole", "Barnevern"]
+
+
+def test_step_3_ends_when_its_last_contact_is_done_in_another_process(orc, check, people, settings):
+    """Each service's contact is a task of step 3; the last one may be done in another web process (or
+    after a restart) than the one that opened them, which parsed the diagram anew."""
+    from orchestrator.services import bootstrap
+
+    do(orc, check.id, "steg1", people.tina, {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": TJENESTER,
+                                             "konklusjon_steg1": "Skole og barnevern er involvert."})
+    do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
+    do(orc, check.id, "steg3", people.tina, STEG3)
+    other = bootstrap.build(settings)
+    try:
+        do(other, check.id, "steg3", people.tina, STEG3)
+        assert open_elements(other, check.id) == ["barnekoordinator_vurdering"]
+    finally:
+        other.close()

@@ -137,6 +137,8 @@ CASES = [
     Case("GET api version xml", lambda c, w, t: c.api("GET", "/api/v1/processes/test_gateway/versions/1/xml", t), ALL),
     Case("POST api processes (deploy)", lambda c, w, t: c.api("POST", "/api/v1/processes", t, data=_new_version(),
                                                               content_type="application/xml"), only(201, {PO}, 403)),
+    Case("POST api migrations (dry run)", lambda c, w, t: c.api("POST", "/api/v1/processes/test_gateway/migrations", t,
+                                                                json={"to_version": 1}), only(200, {PO}, 403)),
     # --- API: instances ---
     Case("POST api instances (start)", lambda c, w, t: c.api("POST", "/api/v1/instances", t,
                                                              json={"process_key": "test_gateway"}),
@@ -211,6 +213,7 @@ CASES = [
     Case("GET /processes/test_gateway", lambda c, w, t: c.get("/processes/test_gateway"), ALL),
     Case("GET /processes/…/versions/1", lambda c, w, t: c.get("/processes/test_gateway/versions/1"), ALL),
     Case("GET /processes/…/versions/1/xml", lambda c, w, t: c.get("/processes/test_gateway/versions/1/xml"), ALL),
+    Case("GET /processes/…/flytting", lambda c, w, t: c.get("/processes/test_gateway/flytting"), only(200, {PO}, 403)),
     Case("GET /modeler", lambda c, w, t: c.get("/modeler"), only(200, {PO}, 403)),
     Case("GET /modeler/test_gateway", lambda c, w, t: c.get("/modeler/test_gateway"), only(200, {PO}, 403)),
     Case("POST /processes/upload", lambda c, w, t: c.post(

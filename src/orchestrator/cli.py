@@ -184,6 +184,59 @@ def export_cmd(cli: Cli, directory, username):
     cli.out(written, human)
 
 
+@command(main, "migrate")
+@click.argument("key")
+@click.option("--to", "version", required=True, type=int, help="Versjonen sakene skal flyttes til.")
+@click.option("--dry-run", is_flag=True, help="Vis hva som ville skjedd med hver sak; ingenting endres.")
+@click.option("--map", "mappings", multiple=True, metavar="GAMMEL=NY",
+              help="Koble et element som har fått ny id (kan gjentas).")
+@click.option("--instance", "instance_ids", multiple=True, type=int, help="Bare denne saken (kan gjentas).")
+@click.option("--as", "username", help="Som denne brukeren (må være prosesseier).")
+def migrate_cmd(cli: Cli, key, version, dry_run, mappings, instance_ids, username):
+    """Flytt saker i gang på eldre versjoner av KEY til versjon --to (bare de som lar seg flytte)."""
+    from .services import migration
+
+    actor = cli.actor(username, access.Actor("cli", frozenset({access.PROCESS_OWNER}), system=True))
+    mapping = dict(_mapping_arg(m) for m in mappings)
+    chosen = list(instance_ids) or None
+    if dry_run:
+        result = migration.plan(cli.orc, key, version, actor, mapping, chosen)
+    else:
+        result = migration.migrate(cli.orc, key, version, actor, chosen, mapping)
+
+    def human(r):
+        for i in r.instances:
+            state = ("flyttet" if i.moved else "kan flyttes") if i.movable else "avvist"
+            click.echo(f"sak {i.business_key or '-'} (instans {i.instance_id}) v{i.from_version} -> v{r.target_version}: {state}")
+            for t in i.timers:
+                if t.before != t.after:
+                    click.echo(f"  tidtaker {t.element_id}: {_iso_or_dash(t.before)} -> {_iso_or_dash(t.after)}")
+            for line in [*i.refusals, *i.notes]:
+                click.echo(f"  {line}")
+            for need in i.missing_data:
+                click.echo(f"  mangler «{need.name}», som «{need.element_name or need.element_id}» bruker ({need.what})")
+        for u in r.unmapped:
+            hint = f"; forslag: --map {u.element_id}={u.suggestion}" if u.suggestion else ""
+            click.echo(f"uten mål i v{r.target_version}: {u.element_id} ({u.instances} sak(er)){hint}")
+        verb = "kan flyttes" if r.dry_run else "flyttet"
+        click.echo(f"{r.moved if not r.dry_run else r.movable} {verb}, {r.refused} avvist.")
+
+    cli.out(result, human)
+    if not dry_run and result.refused:
+        sys.exit(1)
+
+
+def _mapping_arg(text: str) -> tuple[str, str]:
+    old, sep, new = text.partition("=")
+    if not sep or not old.strip() or not new.strip():
+        raise click.BadParameter("skriv GAMMEL_ID=NY_ID", param_hint="--map")
+    return old.strip(), new.strip()
+
+
+def _iso_or_dash(moment) -> str:
+    return moment.isoformat() if moment is not None else "-"
+
+
 # --- serve / worker -------------------------------------------------------------------------
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)

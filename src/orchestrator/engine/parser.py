@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     EndEvent,
@@ -85,6 +86,18 @@ class SpecBundle:
         return self.elements.get((owner, element_id)) if owner else None
 
 
+def _connect_loops(process_spec) -> None:
+    """Each loop's iteration reports back to the loop when it completes, as SpiffWorkflow's own spec
+    deserializer wires it. The parser leaves it to the moment a loop creates its iterations, so a
+    freshly parsed spec (another process, a restart, a moved case) would never finish a loop whose
+    iterations were created elsewhere: step 3 of the samarbeid check stayed open for good."""
+    for task_spec in process_spec.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            child = process_spec.task_specs[task_spec.task_spec]
+            if not child.completed_event.is_connected(task_spec.merge_child):
+                child.completed_event.connect(task_spec.merge_child)
+
+
 def build_bundle(key: str, definitions: list[Definition], pins: dict[str, int]) -> SpecBundle:
     parser = OrchestratorParser()
     for definition in definitions:
@@ -95,6 +108,8 @@ def build_bundle(key: str, definitions: list[Definition], pins: dict[str, int]) 
             parser.add_bpmn_xml(definition.spiff_tree, filename=definition.filename)
     spec = parser.get_spec(key)
     subprocess_specs = parser.get_subprocess_specs(key)
+    for process_spec in (spec, *subprocess_specs.values()):
+        _connect_loops(process_spec)
     bundle = SpecBundle(key=key, spec=spec, subprocess_specs=subprocess_specs, pins=dict(pins))
     for definition in definitions:
         if definition.kind != "bpmn":

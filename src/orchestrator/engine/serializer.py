@@ -64,6 +64,11 @@ def _serializer() -> BpmnWorkflowSerializer:
     return _local.serializer
 
 
+def registry():
+    """The converter registry (this thread's): SpiffWorkflow's spec diff compares specs through it."""
+    return _serializer().registry
+
+
 def full_serializer() -> BpmnWorkflowSerializer:
     """SpiffWorkflow's own format (spec included), for comparison in benchmarks."""
     return _new_serializer(lean=False)

@@ -353,6 +353,11 @@ def _steps(workflow: BpmnWorkflow) -> None:
         raise EngineError(LOOP_MESSAGE) from error
 
 
+def describe_error(error: Exception) -> str:
+    """What went wrong in the engine, for a person: SpiffWorkflow's error with its cause."""
+    return _describe(error) if isinstance(error, WorkflowException) else f"{type(error).__name__}: {error}"
+
+
 def _describe(error: WorkflowException) -> str:
     """SpiffWorkflow's error plus its cause (the sandbox's refusal, a NameError, ...)."""
     parts = [str(error).strip()]

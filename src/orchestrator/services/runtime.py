@@ -81,6 +81,11 @@ _WRITTEN = ("status", "completed_at", "updated_at", "trail", "indexed", "next_ti
             "timer_lease_until", "timer_attempts", "error", "state")
 _UPDATE = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.lock_version == bindparam("read_version"))
            .values({**{name: bindparam(name) for name in _WRITTEN}, "lock_version": bindparam("new_version")}))
+_REPINNED = ("process_version", "pins")  # written too when a migration moved the instance (`repin`)
+_UPDATE_REPINNED = (update(_TABLE)
+                    .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.lock_version == bindparam("read_version"))
+                    .values({**{name: bindparam(name) for name in _WRITTEN + _REPINNED},
+                             "lock_version": bindparam("new_version")}))
 _INSERT = insert(_TABLE).returning(_TABLE.c.id)
 _INSERT_AUDIT = insert(_AUDIT)
 
@@ -113,6 +118,7 @@ class Step:
     outgoing: list = field(default_factory=list)
     audits: list = field(default_factory=list)
     opened: list = field(default_factory=list)  # the task rows this step opened (the "next tasks")
+    repinned: bool = False  # moved to other versions (services/migration.py): pins and rows are rewritten
 
     def audit(self, action: str, task_id=None, element_id=None, element_name=None, data=None) -> None:
         """Recorded when the step commits (one statement for all of a step's rows)."""
@@ -172,6 +178,14 @@ def create(ctx: Orchestrator, session: Session, key: str, business_key: str | No
     step = Step(ctx, session, row, bundle, workflow, actor, depth)
     step.audit("started", data={"business_key": business_key, "message": message, "data": data or None})
     return step
+
+
+def repin(step: Step, bundle: SpecBundle) -> None:
+    """Put the step's instance on the versions of `bundle` (a migration). `commit` then writes its pins
+    and version and what the new version calls each open task, timer and wait; the task rows are kept
+    (same engine task ids), so assignees, claims and due dates stay."""
+    step.bundle, step.repinned = bundle, True
+    step.row.pins, step.row.process_version = dict(bundle.pins), bundle.pins[step.row.process_key]
 
 
 def act(step: Step, action, *args) -> None:
@@ -240,6 +254,7 @@ def _save(step: Step) -> None:
         step.audit("completed")
     previous_timer = row.next_timer_at
     snapshot = _snapshot(step)
+    renamed = _renamed(step, snapshot) if step.repinned else []
     tasks = _sync_tasks(step, now, snapshot)
     timers = _sync_timers(step, snapshot)
     waits = _sync_message_waits(step, snapshot)
@@ -248,7 +263,7 @@ def _save(step: Step) -> None:
     row.timer_attempts, row.error = 0, None  # a step that saves is a step that worked
     new = row.id is None
     _write_instance(step, state)
-    for statement, parameters in (*tasks, *timers, *waits):
+    for statement, parameters in (*renamed, *tasks, *timers, *waits):
         if new:  # the rows of a new instance learn its id now
             for values in parameters or ():
                 values["instance_id"] = row.id
@@ -267,9 +282,10 @@ def _write_instance(step: Step, state: str) -> None:
         row.lock_version = inserted["lock_version"] = 1
         row.id = session.execute(_INSERT, {**inserted, "state": state}).scalar_one()
         return
-    values = {name: getattr(row, name) for name in _WRITTEN if name != "state"}
-    done = session.execute(_UPDATE, {**values, "state": state, "row_id": row.id, "read_version": row.lock_version,
-                                     "new_version": row.lock_version + 1})
+    written, statement = (_WRITTEN + _REPINNED, _UPDATE_REPINNED) if step.repinned else (_WRITTEN, _UPDATE)
+    values = {name: getattr(row, name) for name in written if name != "state"}
+    done = session.execute(statement, {**values, "state": state, "row_id": row.id, "read_version": row.lock_version,
+                                       "new_version": row.lock_version + 1})
     if done.rowcount != 1:
         raise Conflict(CONFLICT_MESSAGE)
     row.lock_version += 1
@@ -372,6 +388,22 @@ def _sync_tasks(step: Step, now: datetime, snapshot: dict) -> list:
     return statements
 
 
+def _renamed(step: Step, snapshot: dict) -> list:
+    """After a migration: the kept task rows say what the new version calls their element (id, name,
+    role, form), keeping assignee, claim and due date; the timer rows are written anew."""
+    row, statements = step.row, []
+    kept = [t for t in engine.human_tasks(step.workflow, step.bundle) if t.id in set(snapshot["tasks"])]
+    if kept:
+        statements.append((_RENAME_TASK, [{"old_id": t.id, "element_id": t.element_id, "name": t.name,
+                                           "role": t.role, "form_key": t.form_key} for t in kept]))
+    if snapshot["timers"]:
+        statements.append((delete(_TIMERS).where(_TIMERS.c.instance_id == row.id), None))
+        snapshot["timers"] = []
+    return statements
+
+
+_RENAME_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("old_id"))
+                .values({k: bindparam(k) for k in ("element_id", "name", "role", "form_key")}))
 _RECYCLE_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("old_id"))
                  .values({c.key: bindparam(c.key) for c in _TASKS.c}))
 

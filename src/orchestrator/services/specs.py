@@ -96,7 +96,12 @@ class SpecCache:
             self._pins[key] = (generation, pins)
         return dict(pins)
 
-    def _resolve_pins(self, session: Session, key: str) -> dict[str, int]:
+    def pins_at(self, session: Session, key: str, version: int) -> dict[str, int]:
+        """Version `version` of `key` with the latest of everything it needs: what a case moved to
+        that version runs on (services/migration.py)."""
+        return self._resolve_pins(session, key, version)
+
+    def _resolve_pins(self, session: Session, key: str, version: int | None = None) -> dict[str, int]:
         pins: dict[str, int] = {}
         decision_owner = None
         pending = [key]
@@ -104,7 +109,10 @@ class SpecCache:
             current = pending.pop()
             if current in pins:
                 continue
-            row = self.latest_row(session, current, kind="bpmn")
+            if current == key and version is not None:
+                row = self.row(session, key, version)
+            else:
+                row = self.latest_row(session, current, kind="bpmn")
             if row is None:
                 raise NotFound(f"prosessen «{current}» er ikke rullet ut")
             pins[current] = row.version

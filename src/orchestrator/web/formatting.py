@@ -32,6 +32,7 @@ ACTION_NAMES = {
     "terminated": "Avsluttet",
     "error": "Feil",
     "deployed": "Rullet ut",
+    "migrated": "Flyttet til ny versjon",
     "notice_sent": "Varsel sendt",
     "notice_failed": "Varsel feilet",
     "notice_queued": "Utsending lagt i kø",

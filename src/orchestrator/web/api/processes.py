@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from ...services import deployment, drafts, processes
+from ...services import deployment, drafts, migration, processes
 from ...services.errors import Invalid, NotFound, ServiceError
 from ..security import SOURCE_POLICY
 from . import schemas as s
@@ -145,6 +145,27 @@ def discard_draft(key):
 def version_diff(key, version, query):
     diff = processes.compare_versions(orchestrator(), key, version, query["against"], current_actor())
     return dump(s.VersionDiffSchema, diff)
+
+
+@bp.post("/processes/<key:key>/migrations")
+@operation(
+    summary="Move running cases to another version of the process (or, by default, only say what would happen)",
+    tag="Prosesser", body=s.MigrationRequestSchema, responses={200: s.MigrationSchema},
+    description="Every running case on a version before `to_version` (or the `instances` named): with `dry_run` "
+                "(the default) what maps where, which timers move, why a case is refused (naming the element) and "
+                "what data the new version reads that the case lacks; with `dry_run: false` every case that maps "
+                "cleanly is moved, each on its own, with an audit row, and the refused ones are left as they were. "
+                "`mapping` maps renamed elements (old id -> new id). Requires process_owner.",
+    errors=(403, 404, 422),
+)
+def migrate(key, body):
+    actor, ctx = current_actor(), orchestrator()
+    instances = body.get("instances")
+    if body["dry_run"]:
+        result = migration.plan(ctx, key, body["to_version"], actor, body["mapping"], instances)
+    else:
+        result = migration.migrate(ctx, key, body["to_version"], actor, instances, body["mapping"])
+    return dump(s.MigrationSchema, result)
 
 
 @bp.get("/processes/<key:key>")

@@ -171,6 +171,85 @@ class VersionDiffSchema(Schema):
     changed = fields.List(fields.String(), required=True, metadata={"description": "element ids in both, different"})
 
 
+class MigrationRequestSchema(RequestSchema):
+    to_version = fields.Integer(required=True, strict=True,
+                                validate=validate.Range(min=1, max=1_000_000, error="Fra 1."),
+                                error_messages={"invalid": "Skriv et helt tall.", "required": "Påkrevd."},
+                                metadata={"description": "the version the running cases move to"})
+    dry_run = fields.Boolean(load_default=True, metadata={
+        "description": "true (the default): only say what would happen to each case; false: move every case that maps"})
+    mapping = fields.Dict(keys=text(), values=text(), load_default=dict, metadata={
+        "description": "renamed elements: old element id -> new element id"})
+    instances = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1)),
+                            allow_none=True, validate=validate.Length(max=10_000), metadata={
+                                "description": "only these instances (default: every running case on an older version)"})
+
+
+class PlacementSchema(Schema):
+    kind = fields.String(required=True, metadata={"enum": ["oppgave", "tidtaker", "melding", "delprosess", "venter"]})
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    target_id = fields.String(allow_none=True, metadata={"description": "null: no element in the target version"})
+    target_name = fields.String(allow_none=True)
+
+
+class TimerMoveSchema(Schema):
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    before = fields.DateTime(allow_none=True)
+    after = fields.DateTime(allow_none=True)
+    changed = fields.Boolean(required=True, metadata={"description": "its definition differs in the target version"})
+
+
+class DataNeedSchema(Schema):
+    name = fields.String(required=True)
+    element_id = fields.String(required=True)
+    element_name = fields.String(allow_none=True)
+    what = fields.String(required=True)
+
+
+class InstancePlanSchema(Schema):
+    instance_id = fields.Integer(required=True)
+    business_key = fields.String(allow_none=True)
+    from_version = fields.Integer(required=True)
+    movable = fields.Boolean(required=True)
+    moved = fields.Boolean(required=True)
+    placements = fields.List(fields.Nested(PlacementSchema), required=True)
+    timers = fields.List(fields.Nested(TimerMoveSchema), required=True)
+    refusals = fields.List(fields.String(), required=True, metadata={"description": "why it cannot move, naming the element"})
+    notes = fields.List(fields.String(), required=True)
+    missing_data = fields.List(fields.Nested(DataNeedSchema), required=True,
+                               metadata={"description": "data the target version reads that the case lacks (best effort)"})
+
+
+class UnmappedSchema(Schema):
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    instances = fields.Integer(required=True)
+    suggestion = fields.String(allow_none=True, metadata={"description": "SpiffWorkflow's guess by place in the flow"})
+
+
+class TargetElementSchema(Schema):
+    element_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    kind = fields.String(required=True)
+
+
+class MigrationSchema(Schema):
+    process_key = fields.String(required=True)
+    process_name = fields.String(allow_none=True)
+    target_version = fields.Integer(required=True)
+    dry_run = fields.Boolean(required=True)
+    mapping = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    movable = fields.Integer(required=True)
+    refused = fields.Integer(required=True)
+    moved = fields.Integer(required=True)
+    instances = fields.List(fields.Nested(InstancePlanSchema), required=True)
+    unmapped = fields.List(fields.Nested(UnmappedSchema), required=True)
+    target_elements = fields.List(fields.Nested(TargetElementSchema), required=True)
+    limits = fields.List(fields.String(), required=True, metadata={"description": "what a dry run cannot know"})
+
+
 # --- instances -----------------------------------------------------------------------------
 
 

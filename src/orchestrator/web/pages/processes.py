@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 
-from ...services import drafts, processes
+from ...services import drafts, migration, processes
 from ...services.access import PROCESS_OWNER, require
-from ...services.errors import DeployRefused, NotFound
+from ...services.errors import DeployRefused, Invalid, NotFound
 from ..api.processes import source_response
 from ..auth import current_actor, orchestrator
 from ..forms_render import FormView, parse_submission
@@ -68,6 +68,70 @@ def version_page(key, version):
 def version_xml(key, version):
     source = processes.source(orchestrator(), key, version, current_actor())
     return source_response(source, download=request.args.get("download") == "1")
+
+
+# --- running cases to a new version ----------------------------------------------------------
+MAPPING_FIELD = "kobling-"  # kobling-<old element id> = <new element id>
+
+
+@bp.route("/processes/<key:key>/flytting", methods=["GET", "POST"])
+def migration_page(key):
+    """«Flytt saker til ny versjon»: what moving the running cases would do (GET, nothing changes),
+    then moving the chosen ones (POST). Process owners only; cases are shown by business key."""
+    actor, ctx = current_actor(), orchestrator()
+    require(actor, PROCESS_OWNER, "Å flytte saker til en ny versjon")
+    process = processes.get_process(ctx, key, actor)
+    if process.kind != "bpmn":
+        raise NotFound(f"«{key}» er ikke en prosess")
+    form = request.form if request.method == "POST" else request.args
+    target = form.get("til", type=int) or process.latest_version
+    mapping = {name[len(MAPPING_FIELD):]: value for name, value in form.items()
+               if name.startswith(MAPPING_FIELD) and value}
+    chosen = [int(v) for v in request.form.getlist("sak") if v.isdigit()] if request.method == "POST" else None
+    errors, status = [], 200
+    try:
+        if request.method == "POST" and chosen:
+            result = migration.migrate(ctx, key, target, actor, chosen, mapping)
+        else:
+            if request.method == "POST":
+                flash("Velg minst én sak å flytte.", "info")
+            result = migration.plan(ctx, key, target, actor, mapping)
+    except Invalid as error:
+        errors, status = [m for problems in error.fields.values() for m in problems] or [error.message], 422
+        result = migration.plan(ctx, key, target, actor)
+    if not result.dry_run:
+        flash(f"{result.moved} {'sak' if result.moved == 1 else 'saker'} flyttet til versjon {target}"
+              + (f", {result.refused} avvist." if result.refused else "."), "success" if result.moved else "info")
+    return render_template("processes/migration.html", process=process, plan=result, errors=errors,
+                           mapping_rows=_mapping_rows(result), landing=_landing(result),
+                           from_versions=sorted({i.from_version for i in result.instances if i.from_version})), status
+
+
+def _mapping_rows(plan) -> list[dict]:
+    """The elements cases have no target for, and those the owner mapped (so the choice can be changed)."""
+    names = {p.element_id: p.name for i in plan.instances for p in i.placements}
+    rows = {u.element_id: {"element_id": u.element_id, "name": u.name, "instances": u.instances,
+                           "chosen": plan.mapping.get(u.element_id) or u.suggestion, "suggestion": u.suggestion}
+            for u in plan.unmapped}
+    for old, new in plan.mapping.items():
+        rows.setdefault(old, {"element_id": old, "name": names.get(old), "instances": None, "chosen": new,
+                              "suggestion": None})
+    return list(rows.values())
+
+
+def _landing(plan) -> dict:
+    """Where the movable cases land on the target version's diagram, for diagram.js (counts, no names)."""
+    counts: dict[tuple[str, str], int] = {}
+    for item in plan.instances:
+        if item.movable:
+            for p in item.placements:
+                if p.target_id and p.kind != "delprosess":
+                    counts[(p.target_id, p.kind)] = counts.get((p.target_id, p.kind), 0) + 1
+    overlays = [{"element_id": element, "kind": "task" if kind == "oppgave" else "timer", "who": "", "overdue": False,
+                 "label": f"{n} {'sak' if n == 1 else 'saker'}"} for (element, kind), n in sorted(counts.items())]
+    running = {p.target_id for i in plan.instances if i.movable for p in i.placements if p.target_id}
+    return {"completed": [], "walked": [], "active": sorted(running), "overlays": overlays,
+            "tasks": sorted({e for (e, kind) in counts if kind == "oppgave"})}
 
 
 # --- the diagram modeler ---------------------------------------------------------------------
