@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..engine import workflow as engine
 from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
-from . import cases, rules, runtime, samtykkeregister, tasks, validation
+from . import casedata, cases, rules, runtime, samtykkeregister, tasks, validation, wording
 from .access import MANAGER, PROCESS_OWNER, Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -48,6 +48,7 @@ class InstanceDetail(InstanceSummary):
     walked: list[tuple[str, str]] = field(default_factory=list)
     active_elements: list[str] = field(default_factory=list)
     waiting_messages: list[str] = field(default_factory=list)
+    case_data: list = field(default_factory=list)  # casedata.Item: the data as a person reads it
 
 
 
@@ -61,7 +62,7 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
         if not may_start(session, actor, start_info.role if start_info else None, business_key,
                          start_info.starters if start_info else ()):
             role = start_info.role if start_info else None
-            raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
+            raise Forbidden(f"Prosessen startes av rollen «{wording.role_name(role)}»" if role else
                             "Bare ansatte med en tjenesterolle kan starte saker")
         if start_info is not None and start_info.form_key:
             form = ctx.specs.form_for(session, pins, start_info.form_key)
@@ -163,6 +164,7 @@ def get(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
             for t in sorted(row.timers, key=lambda t: t.due_at)
         ]
         detail.history = history(session, instance_id)
+        detail.case_data = casedata.for_case(ctx.specs, session, instance_id, row.pins, bundle, detail.data)
         detail.completed_elements, detail.walked = done, walked
         detail.active_elements = engine.active_elements(workflow)
         detail.waiting_messages = sorted({w.name for w in row.message_waits})
