@@ -17,6 +17,7 @@ import click
 from . import clock
 from .config import Settings
 from .services import access, bootstrap, deployment, instances, messages, tasks, timers, tjenester, tokens, users
+from .services.casedata import moment_text
 from .services.wording import action_name, role_name, roles_text, status_name, status_sentence
 from .services.context import Orchestrator
 from .services.errors import DeployRefused, Invalid, ServiceError
@@ -370,7 +371,7 @@ def instances_list(cli: Cli, process_key, status, business_key, page, username):
 
     def human(p):
         for i in p.items:
-            timer = f" neste tidtaker {i.next_timer_at.isoformat()}" if i.next_timer_at else ""
+            timer = f" neste tidsfrist {moment_text(i.next_timer_at)}" if i.next_timer_at else ""
             click.echo(f"{i.id:6} {i.process_name or i.process_key:48} v{i.process_version:<3} {status_name(i.status):16} "
                        f"sak {i.business_key or '-'}{timer}")
         click.echo(f"({p.total} i alt, side {p.page})")
@@ -386,14 +387,25 @@ def instances_show(cli: Cli, instance_id, username):
     detail = instances.get(cli.orc, instance_id, cli.actor(username))
 
     def human(d):
-        click.echo(f"Instans {d.id}: {d.process_name or d.process_key} v{d.process_version}, {d.status}, sak {d.business_key or '-'}")
+        click.echo(f"Sak {d.business_key or '-'} (instans {d.id}): {d.process_name or d.process_key} "
+                   f"versjon {d.process_version}. {status_name(d.status)}.")
         for t in d.tasks:
-            click.echo(f"  oppgave {t['id']}  {t['name']} [{t['role']}] frist {t['due_at'] or '-'}")
+            due = moment_text(t["due_at"]) if t["due_at"] else "-"
+            click.echo(f"  oppgave {t['id']}  {t['name']} [{role_name(t['role'])}] frist {due}")
         for t in d.timers:
-            click.echo(f"  tidtaker {t['element_id']} ({t['name'] or ''}) {t['due_at'].isoformat()}")
-        click.echo("  data: " + json.dumps(_jsonable(d.data), ensure_ascii=False))
+            click.echo(f"  tidsfrist: {t['name'] or 'tidsfrist'} {moment_text(t['due_at'])}")
+        for waiting in d.waiting_for:
+            click.echo(f"  venter på melding: {waiting}")
+        if d.case_data:
+            click.echo("  Opplysninger i saken:")
+        for item in d.case_data:
+            sep = " " if item.label.endswith("?") else ": "
+            click.echo(f"    {item.label}{sep}{item.text}" if item.text else f"    {item.label}")
+            for line in item.lines:
+                click.echo(f"      - {line}")
         for h in d.history:
-            click.echo(f"  {h['at'].isoformat()} {h['actor']}: {h['action']} {h['element_name'] or h['element_id'] or ''}")
+            step = f" – {h['element_name']}" if h["element_name"] else ""
+            click.echo(f"  {moment_text(h['at'])} {h['actor'] or '-'}: {action_name(h['action'])}{step}")
 
     cli.out(detail, human)
 
@@ -420,7 +432,7 @@ def tasks_list(cli: Cli, role, username, page):
 
     def human(p):
         for t in p.items:
-            due = t.due_at.isoformat() if t.due_at else "-"
+            due = moment_text(t.due_at) if t.due_at else "-"
             flag = " FORFALT" if t.overdue else ""
             click.echo(f"{t.id}  {t.name} [{role_name(t.role)}] instans {t.instance_id} sak {t.business_key or '-'} frist {due}{flag}")
         click.echo(f"({p.total} i alt)")
@@ -461,8 +473,8 @@ def messages_send(cli: Cli, name, business_key, data_text, username):
 
     def human(items):
         for d in items:
-            verb = "startet" if d.started else "levert til"
-            click.echo(f"{d.message}: {verb} instans {d.instance_id}")
+            what = "startet en ny prosess i saken" if d.started else "levert til saken"
+            click.echo(f"Meldingen er {what} (sak {business_key}, instans {d.instance_id}).")
 
     cli.out(result, human)
 

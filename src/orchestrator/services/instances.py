@@ -49,6 +49,7 @@ class InstanceDetail(InstanceSummary):
     active_elements: list[str] = field(default_factory=list)
     waiting_messages: list[str] = field(default_factory=list)
     case_data: list = field(default_factory=list)  # casedata.Item: the data as a person reads it
+    waiting_for: list[str] = field(default_factory=list)  # the message waits, as the diagram names their events
 
 
 
@@ -168,7 +169,15 @@ def get(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
         detail.completed_elements, detail.walked = done, walked
         detail.active_elements = engine.active_elements(workflow)
         detail.waiting_messages = sorted({w.name for w in row.message_waits})
+        detail.waiting_for = _waits_described(bundle, row.message_waits)
         return detail
+
+
+def _waits_described(bundle, waits) -> list[str]:
+    """What the case waits to hear, in the diagram's words: the catching event's name (the process
+    owner's text), never the message's technical name."""
+    names = {e.id: e.name for e in bundle.elements.values() if e.name}
+    return sorted({names.get(w.element_id or "") or "En melding til saken" for w in waits})
 
 
 def resume(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceSummary:
