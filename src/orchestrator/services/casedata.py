@@ -142,6 +142,51 @@ def last_forms(history: Sequence[Mapping], form_of_element: Mapping[str, str]) -
     return found
 
 
+def lines(item: Item) -> list[str]:
+    """An item as lines of text («Spørsmål? Svar», «Liste:» and one line per row)."""
+    sep = " " if item.label.endswith("?") else ": "
+    if item.text:
+        return [f"{item.label}{sep}{item.text}"]
+    return [f"{item.label}:", *(f"– {line}" for line in item.lines)]
+
+
+def record_lines(data, fields: Mapping[str, str], values: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
+    """What the product itself recorded (a consent, a notice, a coordinator) as «Label: value» lines,
+    by a glossary of its own keys (services/wording.RECORD_FIELDS); other keys are left out."""
+    if not isinstance(data, Mapping):
+        return []
+    values, found = values or {}, []
+    for key, label in fields.items():
+        value = data.get(key)
+        if _empty(value):
+            continue
+        names = values.get(key) or {}
+        shown = [names.get(str(v), v) for v in value] if isinstance(value, list) else names.get(str(value), value)
+        found.append(f"{label}: {value_text(shown)}")
+    return found
+
+
+def history_lines(entry: Mapping, vocabulary: Vocabulary, forms_by_element: Mapping[str, str],
+                  fields: Mapping[str, str], values: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
+    """One history entry's data as lines a person reads: a task's answers under its form's labels,
+    a start's data, a message's content; what the product recorded by its glossary."""
+    data = entry.get("data")
+    if not isinstance(data, Mapping) or not data:
+        return []
+    action = entry.get("action")
+    if action == "task_completed":
+        form_key = forms_by_element.get(entry.get("element_id") or "")
+        items = describe(data, vocabulary, {k: form_key for k in data} if form_key else None)
+        return [line for item in items for line in lines(item)]
+    if action in ("started", "message_received", "message_sent"):
+        content = data.get("data") if isinstance(data.get("data"), Mapping) else {}
+        described = [line for item in describe(content, vocabulary) for line in lines(item)]
+        return described + [line for line in record_lines(content, fields, values) if line not in described]
+    if action == "timer_fired":
+        return []
+    return record_lines(data, fields, values)
+
+
 # --- values -------------------------------------------------------------------------------------
 def value_text(value, item: Field | None = None) -> str:
     """One value as a person reads it: options by their label, «Ja»/«Nei», Norwegian dates."""

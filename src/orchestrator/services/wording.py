@@ -90,5 +90,18 @@ def action_name(action: str | None) -> str:
     return ACTION_NAMES.get(action or "", "Hendelse")
 
 
+# --- what the product itself records in a case's history (not what a form collected) -------------
+RECORD_FIELDS = {
+    "dato": "Dato", "gitt_av": "Gitt av", "form": "Form", "omfatter": "Omfatter", "deles_med": "Kan deles med",
+    "informert_om_folger": "Informert om følgene", "kommentar": "Kommentar", "trukket_dato": "Trukket tilbake",
+    "grunn": "Grunn", "feil": "Feil", "mottaker": "Mottaker", "mottakere": "Antall mottakere", "type": "Utsending",
+    "forsok": "Forsøk", "dager_foer_moetet": "Dager før møtet", "koordinator": "Koordinator",
+    "forrige": "Forrige koordinator", "aktive_planer_for": "Aktive planer fra før",
+    "godtatt_over_grense": "Godtatt over grensen på fem planer", "verktoy": "Planverktøy",
+    "from_version": "Fra versjon", "to_version": "Til versjon",
+}
+RECORD_VALUES = {"verktoy": {"ip": "Individuell plan", "referat": "Referat"}}
+
+
 # --- documents process owners deploy -------------------------------------------------------------
 KIND_NAMES = {"bpmn": "Prosess (BPMN)", "dmn": "Beslutningstabell (DMN)", "form": "Skjema"}
