@@ -73,7 +73,11 @@ def command(group, *args, **kwargs):
             try:
                 return fn(cli, **params)
             except DeployRefused as error:
-                click.echo(error.message, err=True)
+                click.echo("Utrullingen ble avvist; ingenting ble lagret:", err=True)
+                for problem in error.problems:
+                    click.echo(f"  {problem}", err=True)
+                    if problem.detail:  # what the parser or engine said, for whoever needs it
+                        click.echo(f"      Teknisk: {problem.detail}", err=True)
                 sys.exit(1)
             except Invalid as error:
                 click.echo(f"Feil: {error.message}", err=True)
