@@ -323,7 +323,7 @@ def timers_fire(cli: Cli, now_text):
             click.echo(f"Ingenting forfalt per {moment.isoformat()}.")
         for f in items["fired"]:
             if f.retry_at is not None:
-                status = f"FEILET, prøves igjen {f.retry_at.isoformat()}: {f.error}"
+                status = f"FEILET, prøves igjen {moment_text(f.retry_at)}: {f.error}"
             elif f.error:
                 status = f"STOPPET PÅ FEIL: {f.error}"
             else:
