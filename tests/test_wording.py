@@ -82,6 +82,22 @@ def test_the_label_is_that_of_the_form_the_case_last_answered_it_in():
     assert casedata.describe(data, vocabulary, collected)[0].label == "Nytt møtetidspunkt"
 
 
+def test_the_history_reads_a_task_by_its_form_and_the_products_records_by_its_glossary():
+    vocabulary = casedata.Vocabulary.of([_form("samarbeid_steg2")])
+    task = {"action": "task_completed", "element_id": "steg2", "data": {"samarbeid_nodvendig": "nei"}}
+    assert casedata.history_lines(task, vocabulary, {"steg2": "samarbeid_steg2"}, wording.RECORD_FIELDS) == [
+        "Er det behov for at tjenestene samarbeider? Nei"]
+    notice = {"action": "notice_failed", "data": {"utsending_id": 3, "type": "innkalling", "moete_id": "m1",
+                                                  "feil": "Adressen finnes ikke"}}
+    assert casedata.history_lines(notice, vocabulary, {}, wording.RECORD_FIELDS) == [
+        "Feil: Adressen finnes ikke", "Utsending: innkalling"]  # the ids are left out
+    consent = {"omfatter": ["individuell_plan"], "deles_med": ["helse_omsorg"], "gitt_av": "foresatte"}
+    values = {"omfatter": {"individuell_plan": "Individuell plan"}, "deles_med": {"helse_omsorg": "Helse og omsorg"},
+              "gitt_av": {"foresatte": "Foresatte"}}
+    assert casedata.record_lines(consent, wording.RECORD_FIELDS, values) == [
+        "Gitt av: Foresatte", "Omfatter: Individuell plan", "Kan deles med: Helse og omsorg"]
+
+
 def test_values_read_the_norwegian_way():
     assert casedata.value_text(True) == "Ja" and casedata.value_text(False) == "Nei"
     assert casedata.value_text("2027-01-05") == "05.01.2027"

@@ -494,6 +494,9 @@ def _services_option(fn):
                         help="Tjeneste brukeren hører til (skole, ppt, nav …; kan gjentas). Se `orchestrator services list`.")(fn)
 
 
+ROLE_HELP = ", ".join(f"{key} = {role_name(key)}" for key in access.ALL_ROLES)
+
+
 def _user_line(cli: Cli, u) -> str:
     state = "" if u.active else "  (deaktivert)"
     names = tjenester.catalogue(cli.orc.settings).names
@@ -503,7 +506,8 @@ def _user_line(cli: Cli, u) -> str:
 
 @command(users_group, "add")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(access.ALL_ROLES))
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(access.ALL_ROLES),
+              help=f"Rolle (kan gjentas): {ROLE_HELP}.")
 @_services_option
 @click.option("--password-stdin", is_flag=True, help="Les passordet fra standard inn.")
 @click.option("--name", "display_name")
@@ -518,7 +522,7 @@ def users_add(cli: Cli, username, roles, services, password_stdin, display_name,
 @command(users_group, "update")
 @click.argument("username")
 @click.option("--role", "roles", multiple=True, type=click.Choice(access.ALL_ROLES),
-              help="Erstatt rollene med disse (kan gjentas).")
+              help=f"Erstatt rollene med disse (kan gjentas): {ROLE_HELP}.")
 @_services_option
 @click.option("--no-services", is_flag=True, help="Ta brukeren ut av alle tjenester.")
 def users_update(cli: Cli, username, roles, services, no_services):
