@@ -180,10 +180,16 @@ def _describe_history(ctx: Orchestrator, session: Session, bundle, pins, entries
     vocabulary = casedata.vocabulary_for(ctx.specs, session, pins)
     forms_by_element = casedata.forms_of_elements(bundle)
     values = {**samtykkeregister.record_values(tjenester.catalogue(ctx.settings).names), **wording.RECORD_VALUES}
+    # a message by the event that sends or receives it (the diagram's words, not the message's name)
+    senders = {e.message: e.name for e in bundle.elements.values() if e.message and e.name and e.message_role == "throw"}
+    receivers = {e.message: e.name for e in bundle.elements.values() if e.message and e.name and e.message_role != "throw"}
     for entry in entries:
         if not entry["element_name"] and entry["element_id"]:
             steps = [names.get(i) for i in entry["element_id"].split(",")]
             entry["element_name"] = ", ".join(s for s in steps if s) or None
+        message = (entry["data"] or {}).get("message") if isinstance(entry["data"], dict) else None
+        if not entry["element_name"] and message:
+            entry["element_name"] = (senders if entry["action"] == "message_sent" else receivers).get(message)
         entry["details"] = casedata.history_lines(entry, vocabulary, forms_by_element, wording.RECORD_FIELDS, values)
 
 
