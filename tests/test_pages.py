@@ -103,7 +103,7 @@ def test_a_valid_submission_stores_nested_data_and_leads_to_the_next_task(web, r
     assert data["antall_deltakere"] == 3 and data["samtaledato"] == "2027-01-10"
     done = web.post(f"/tasks/{next_task.id}", {"referat": "Møtet ble holdt"})
     assert done.status_code == 302 and done.headers["Location"].endswith("/tasks")
-    assert "«Hold oppstartmøte» er sendt inn. Saken er avsluttet." in _text(web.get("/tasks"))
+    assert "«Hold oppstartmøte» er sendt inn. Saken er fullført." in _text(web.get("/tasks"))
     twice = web.post(f"/tasks/{next_task.id}", {"referat": "Møtet ble holdt"})  # a double click
     assert twice.status_code == 302 and "allerede fullført" in _text(web.get("/tasks"))
 

@@ -17,6 +17,8 @@ import click
 from . import clock
 from .config import Settings
 from .services import access, bootstrap, deployment, instances, messages, tasks, timers, tjenester, tokens, users
+from .services.casedata import moment_text
+from .services.wording import action_name, role_name, roles_text, status_name, status_sentence
 from .services.context import Orchestrator
 from .services.errors import DeployRefused, Invalid, ServiceError
 from .store import migrate
@@ -321,8 +323,8 @@ def timers_fire(cli: Cli, now_text):
             elif f.error:
                 status = f"STOPPET PÅ FEIL: {f.error}"
             else:
-                status = ", ".join(f.elements)
-            click.echo(f"instans {f.instance_id} ({f.process_key}, sak {f.business_key or '-'}): {status}")
+                status = ", ".join(f.names or f.elements)
+            click.echo(f"sak {f.business_key or '-'} (instans {f.instance_id}): {status}")
         if items["notices"]:
             click.echo(f"{len(items['notices'])} utsending(er) behandlet (se Utsendinger).")
 
@@ -343,7 +345,9 @@ def instances_group():
 def instances_start(cli: Cli, key, business_key, data_text, username):
     """Start en instans av prosessen KEY."""
     result = instances.start(cli.orc, key, cli.actor(username), business_key, _json_arg(data_text, "--data"))
-    cli.out(result, lambda r: click.echo(f"Startet instans {r.id} av {r.process_key} v{r.process_version} ({r.status})."))
+    cli.out(result, lambda r: click.echo(f"Startet sak {r.business_key or '-'} (instans {r.id}): "
+                                         f"{r.process_name or r.process_key} versjon {r.process_version}. "
+                                         f"{status_sentence(r.status)}"))
 
 
 @command(instances_group, "resume")
@@ -367,8 +371,9 @@ def instances_list(cli: Cli, process_key, status, business_key, page, username):
 
     def human(p):
         for i in p.items:
-            timer = f" neste tidtaker {i.next_timer_at.isoformat()}" if i.next_timer_at else ""
-            click.echo(f"{i.id:6} {i.process_key:32} v{i.process_version:<3} {i.status:10} sak {i.business_key or '-'}{timer}")
+            timer = f" neste tidsfrist {moment_text(i.next_timer_at)}" if i.next_timer_at else ""
+            click.echo(f"{i.id:6} {i.process_name or i.process_key:48} v{i.process_version:<3} {status_name(i.status):16} "
+                       f"sak {i.business_key or '-'}{timer}")
         click.echo(f"({p.total} i alt, side {p.page})")
 
     cli.out(result, human)
@@ -382,14 +387,25 @@ def instances_show(cli: Cli, instance_id, username):
     detail = instances.get(cli.orc, instance_id, cli.actor(username))
 
     def human(d):
-        click.echo(f"Instans {d.id}: {d.process_name or d.process_key} v{d.process_version}, {d.status}, sak {d.business_key or '-'}")
+        click.echo(f"Sak {d.business_key or '-'} (instans {d.id}): {d.process_name or d.process_key} "
+                   f"versjon {d.process_version}. {status_name(d.status)}.")
         for t in d.tasks:
-            click.echo(f"  oppgave {t['id']}  {t['name']} [{t['role']}] frist {t['due_at'] or '-'}")
+            due = moment_text(t["due_at"]) if t["due_at"] else "-"
+            click.echo(f"  oppgave {t['id']}  {t['name']} [{role_name(t['role'])}] frist {due}")
         for t in d.timers:
-            click.echo(f"  tidtaker {t['element_id']} ({t['name'] or ''}) {t['due_at'].isoformat()}")
-        click.echo("  data: " + json.dumps(_jsonable(d.data), ensure_ascii=False))
+            click.echo(f"  tidsfrist: {t['name'] or 'tidsfrist'} {moment_text(t['due_at'])}")
+        for waiting in d.waiting_for:
+            click.echo(f"  venter på melding: {waiting}")
+        if d.case_data:
+            click.echo("  Opplysninger i saken:")
+        for item in d.case_data:
+            sep = " " if item.label.endswith("?") else ": "
+            click.echo(f"    {item.label}{sep}{item.text}" if item.text else f"    {item.label}")
+            for line in item.lines:
+                click.echo(f"      - {line}")
         for h in d.history:
-            click.echo(f"  {h['at'].isoformat()} {h['actor']}: {h['action']} {h['element_name'] or h['element_id'] or ''}")
+            step = f" – {h['element_name']}" if h["element_name"] else ""
+            click.echo(f"  {moment_text(h['at'])} {h['actor'] or '-'}: {action_name(h['action'])}{step}")
 
     cli.out(detail, human)
 
@@ -416,9 +432,9 @@ def tasks_list(cli: Cli, role, username, page):
 
     def human(p):
         for t in p.items:
-            due = t.due_at.isoformat() if t.due_at else "-"
+            due = moment_text(t.due_at) if t.due_at else "-"
             flag = " FORFALT" if t.overdue else ""
-            click.echo(f"{t.id}  {t.name} [{t.role}] instans {t.instance_id} sak {t.business_key or '-'} frist {due}{flag}")
+            click.echo(f"{t.id}  {t.name} [{role_name(t.role)}] instans {t.instance_id} sak {t.business_key or '-'} frist {due}{flag}")
         click.echo(f"({p.total} i alt)")
 
     cli.out(result, human)
@@ -433,9 +449,9 @@ def tasks_complete(cli: Cli, task_id, data_text, username):
     result = tasks.complete(cli.orc, task_id, _json_arg(data_text, "--data"), cli.actor(username))
 
     def human(r):
-        click.echo(f"Fullført. Instans {r.instance_id} er {r.instance_status}.")
+        click.echo(f"Oppgaven er fullført (instans {r.instance_id}). {status_sentence(r.instance_status)}")
         for t in r.next_tasks:
-            click.echo(f"  neste: {t.id}  {t.name} [{t.role}]")
+            click.echo(f"  neste: {t.id}  {t.name} [{role_name(t.role)}]")
 
     cli.out(result, human)
 
@@ -457,8 +473,8 @@ def messages_send(cli: Cli, name, business_key, data_text, username):
 
     def human(items):
         for d in items:
-            verb = "startet" if d.started else "levert til"
-            click.echo(f"{d.message}: {verb} instans {d.instance_id}")
+            what = "startet en ny prosess i saken" if d.started else "levert til saken"
+            click.echo(f"Meldingen er {what} (sak {business_key}, instans {d.instance_id}).")
 
     cli.out(result, human)
 
@@ -474,10 +490,11 @@ def _services_option(fn):
                         help="Tjeneste brukeren hører til (skole, ppt, nav …; kan gjentas). Se `orchestrator services list`.")(fn)
 
 
-def _user_line(u) -> str:
+def _user_line(cli: Cli, u) -> str:
     state = "" if u.active else "  (deaktivert)"
-    services = f"  tjenester: {', '.join(u.services)}" if u.services else ""
-    return f"{u.username:16} {', '.join(u.roles) or '–'}{services}{state}"
+    names = tjenester.catalogue(cli.orc.settings).names
+    services = f"  tjenester: {', '.join(names.get(s, s) for s in u.services)}" if u.services else ""
+    return f"{u.username:16} {roles_text(u.roles)}{services}{state}"
 
 
 @command(users_group, "add")
@@ -491,7 +508,7 @@ def users_add(cli: Cli, username, roles, services, password_stdin, display_name,
     """Legg til en bruker med roller og tjenester."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     result = users.add(cli.orc, username, list(roles), password, display_name, email, services=list(services))
-    cli.out(result, lambda u: click.echo(f"La til {_user_line(u)}"))
+    cli.out(result, lambda u: click.echo(f"La til {_user_line(cli, u)}"))
 
 
 @command(users_group, "update")
@@ -506,7 +523,7 @@ def users_update(cli: Cli, username, roles, services, no_services):
         raise click.UsageError("--service og --no-services kan ikke brukes sammen")
     result = users.update(cli.orc, username, roles=list(roles) or None,
                           services=[] if no_services else (list(services) or None))
-    cli.out(result, lambda u: click.echo(f"Endret {_user_line(u)}"))
+    cli.out(result, lambda u: click.echo(f"Endret {_user_line(cli, u)}"))
 
 
 @command(users_group, "deactivate")
@@ -529,7 +546,7 @@ def users_activate(cli: Cli, username):
 def users_list(cli: Cli):
     """List brukere med roller, tjenester og om de er aktive."""
     result = users.list_users(cli.orc)
-    cli.out(result, lambda us: [click.echo(_user_line(u)) for u in us])
+    cli.out(result, lambda us: [click.echo(_user_line(cli, u)) for u in us])
 
 
 @command(users_group, "bootstrap")
@@ -543,7 +560,7 @@ def users_bootstrap(cli: Cli):
             return
         click.echo("Innlogging (brukernavn / passord / roller), lagret i var/demo-brukere.txt:")
         for username, password, roles in items:
-            click.echo(f"  {username:8} {password:16} {', '.join(roles)}")
+            click.echo(f"  {username:8} {password:16} {roles_text(roles)}")
 
     cli.out([{"username": u, "password": p, "roles": r} for u, p, r in creds], lambda _: human(creds))
 

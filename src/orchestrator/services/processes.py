@@ -9,6 +9,7 @@ signed-in user may read them. Only process owners deploy (`deployment.deploy` ch
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePath
@@ -304,9 +305,20 @@ def _versions(session, keys: list[str]) -> dict[str, list[ProcessVersion]]:
     return out
 
 
+def _form_title(row: ProcessDefinition) -> str | None:
+    """A form is listed by its title («Forberede innkalling»), as a process is by its name."""
+    if row.kind != "form":
+        return None
+    try:
+        title = json.loads(bytes(row.content)).get("title")
+    except (ValueError, AttributeError):
+        return None
+    return title if isinstance(title, str) and title.strip() else None
+
+
 def _summary(row: ProcessDefinition, versions: list[ProcessVersion]) -> ProcessSummary:
     return ProcessSummary(
-        key=row.key, kind=row.kind, name=row.name, latest_version=row.version, deployed_at=row.deployed_at,
+        key=row.key, kind=row.kind, name=row.name or _form_title(row), latest_version=row.version, deployed_at=row.deployed_at,
         deployed_by=row.deployed_by, running_instances=sum(v.running_instances for v in versions),
         versions=versions,
     )

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..engine import workflow as engine
 from ..store.models import Instance, MessageWait
-from . import cases, runtime, samtykkeregister as register, tjenester, validation
+from . import casedata, cases, runtime, samtykkeregister as register, tjenester, validation, wording
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
@@ -272,8 +272,10 @@ def _view(ctx: Orchestrator, session: Session, business_key: str, actor: Actor) 
         result.registrert_av, result.registrert_at = consent.registrert_av, consent.registrert_at
         result.omfatter = [{"key": k, "navn": register.COVERS.get(k, k)} for k in consent.omfatter or []]
         result.deles_med = [{"key": k, "navn": names.get(k, k)} for k in consent.deles_med or []]
+    values = register.record_values(names)
     result.historikk = [{"at": e.at, "actor": e.actor, "handling": e.action, "instance_id": e.instance_id,
-                         "data": e.data} for e in register.history(session, business_key)]
+                         "data": e.data, "details": casedata.record_lines(e.data, wording.RECORD_FIELDS, values)}
+                        for e in register.history(session, business_key)]
     return result
 
 

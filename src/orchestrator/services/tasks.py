@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from datetime import datetime
 
@@ -15,7 +15,7 @@ from ..engine import workflow as engine
 from ..forms.model import FormDefinition
 from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import AuditEntry, Instance, OpenTask
-from . import rules, runtime
+from . import casedata, rules, runtime, wording
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -45,6 +45,7 @@ class TaskDetail(TaskView):
     data: dict
     documentation: str | None
     process_name: str | None
+    case_data: list = field(default_factory=list)  # casedata.Item: what earlier steps collected
 
 
 @dataclass
@@ -124,9 +125,12 @@ def get(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
         info = next((t for t in engine.human_tasks(workflow, bundle) if t.id == task_id), None)
         if info is None:  # the task row and the state are read together, so only a broken state lands here
             raise Conflict("Oppgaven er ikke lenger åpen i saken; last listen på nytt.")
+        data = deepcopy(engine.task_data(workflow, task_id))
+        earlier = casedata.for_case(ctx.specs, session, instance.id, instance.pins, bundle, data,
+                                    leave_out=casedata.keys_of(form) if form else ())
         return TaskDetail(
-            **vars(_view(row, clock.now())), form=form, data=deepcopy(engine.task_data(workflow, task_id)),
-            documentation=info.documentation, process_name=bundle.spec.description,
+            **vars(_view(row, clock.now())), form=form, data=data,
+            documentation=info.documentation, process_name=bundle.spec.description, case_data=earlier,
         )
 
 
@@ -285,7 +289,7 @@ def _authorise(actor: Actor, row: OpenTask) -> None:
         return
     if row.assignee is not None and row.claimed_at is None:
         raise Forbidden(f"Oppgaven er tildelt {row.assignee} (sakens koordinator).")
-    raise Forbidden(f"Oppgaven hører til rollen «{row.role}», som du ikke har.")
+    raise Forbidden(f"Oppgaven hører til rollen «{wording.role_name(row.role)}», som du ikke har.")
 
 
 def _view(row: OpenTask, now: datetime) -> TaskView:

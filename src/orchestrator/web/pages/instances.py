@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ... import clock
-from ...services import instances, processes, samtykke, samtykkeregister, tasks, tjenester
+from ...services import instances, processes, samtykke, samtykkeregister, tasks, tjenester, wording
 from ...services.errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
 from ..auth import current_actor, orchestrator
-from ..formatting import ROLE_NAMES, when
+from ..formatting import when
 from ..forms_render import FormView, parse_submission
 from . import PER_PAGE, int_arg
 
@@ -79,7 +79,7 @@ def record_consent(instance_id):
     except (StepFailed, Conflict, Forbidden) as error:
         flash(error.message, "error")
     else:
-        flash("Samtykket er trukket tilbake. Alt i saken som bygde på det, er avsluttet."
+        flash("Samtykket er trukket tilbake. Alt i saken som bygde på det, er avbrutt."
               if data["handling"] == "trekk_tilbake" else "Samtykket er registrert på saken.", "success")
     return redirect(url_for("instances.instance_page", instance_id=instance_id) + "#samtykke")
 
@@ -95,7 +95,7 @@ def _overlays(detail) -> list[dict]:
     """Labels drawn on the diagram: who has an open task and by when; when a timer fires."""
     items = []
     for t in detail.tasks:
-        who = t["assignee"] or ROLE_NAMES.get(t["role"], t["role"] or "")
+        who = t["assignee"] or (wording.role_name(t["role"]) if t["role"] else "")
         label = f"Frist {when(t['due_at'])}" if t["due_at"] else "Åpen oppgave"
         items.append({"element_id": t["element_id"], "kind": "task", "label": label, "who": who,
                       "overdue": bool(t["due_at"] and t["due_at"] < clock.now())})
