@@ -116,9 +116,10 @@ def _validated_start(ctx: Orchestrator, session: Session, key: str, name: str, a
         raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
                         "Bare ansatte med en tjenesterolle kan starte saker")
     form = ctx.specs.form_for(session, pins, start.form_key) if start and start.form_key else None
-    validated = _validated(ctx, session, name, form, data)
-    if form is not None:
-        rules.check_start(session, form, validated, actor, business_key)
+    if form is None:
+        return _validated(ctx, session, name, form, data)
+    validated, errors = rules.validated(form, data)
+    rules.check_start(session, form, validated, actor, business_key, errors)
     return validated
 
 

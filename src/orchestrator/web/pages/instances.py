@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ... import clock
-from ...services import instances, processes, samtykke, samtykkeregister, tasks, tjenester
+from ...services import instances, processes, samtykke, samtykkeregister, tjenester
 from ...services.errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
 from ..auth import current_actor, orchestrator
 from ..formatting import ROLE_NAMES, when
@@ -125,11 +125,9 @@ def start(key):
         except StepFailed as error:
             message = error.message
         else:
-            following = [t for t in tasks.list_tasks(ctx, actor, "roles", instance_id=started.id).items
-                         if tasks.may_act_now(actor, t)]
             flash(f"Saken er startet ({process.name or key}).", "success")
-            if following:
-                return redirect(url_for("tasks.task_page", task_id=following[0].id))
+            if started.continues_with is not None:
+                return redirect(url_for("tasks.task_page", task_id=started.continues_with.id))
             return redirect(url_for("instances.instance_page", instance_id=started.id))
     form_errors = {k: v for k, v in errors.items() if k != "business_key"}
     view = FormView(process.form, values, form_errors, {}) if process.form else None
