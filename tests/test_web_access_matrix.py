@@ -141,7 +141,7 @@ CASES = [
                                                                 json={"to_version": 1}), only(200, {PO}, 403)),
     # --- API: instances ---
     Case("POST api instances (start)", lambda c, w, t: c.api("POST", "/api/v1/instances", t,
-                                                             json={"process_key": "test_gateway"}),
+                                                             json={"process_key": "test_gateway", "business_key": "SAK-S"}),
          only(201, {TY, KE}, 403)),
     Case("GET api instances", lambda c, w, t: c.api("GET", "/api/v1/instances", t), ALL),
     Case("POST api resume of a running instance", lambda c, w, t: c.api(

@@ -52,7 +52,8 @@ class InstanceDetail(InstanceSummary):
 
 
 def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = None, data: dict | None = None):
-    business_key = validation.business_key(business_key)
+    """Start a case: with its saksnummer (required, in the installation's format) and the start form's data."""
+    business_key = validation.new_case_key(ctx.settings, business_key)
     data = validation.data(data)
     with ctx.write("instance.start") as session:
         pins = ctx.specs.pins_for(session, key)  # NotFound when the process is not deployed

@@ -256,7 +256,10 @@ class MigrationSchema(Schema):
 
 class InstanceStartSchema(RequestSchema):
     process_key = text(required=True)
-    business_key = text(100, allow_none=True, metadata={"description": "saksnummer (never a national id)"})
+    business_key = text(100, required=True, metadata={
+        "description": "the case's saksnummer (never a national id), in the installation's format: by default year, "
+                       "slash, serial number (`2027/1234`; ORCHESTRATOR_SAKSNUMMER_PATTERN). 422 when missing or "
+                       "not in the format"})
     data = fields.Dict(keys=fields.String(), allow_none=True, error_messages={**MESSAGES, "invalid": "Forventet et objekt."})
 
 

@@ -133,4 +133,5 @@ def start(key):
     view = FormView(process.form, values, form_errors, {}) if process.form else None
     status = 422 if request.method == "POST" else 200
     return render_template("instances/start.html", process=process, view=view, errors=errors, message=message,
-                           business_key=business_key, business_key_field=BUSINESS_KEY_FIELD), status
+                           business_key=business_key, business_key_field=BUSINESS_KEY_FIELD,
+                           saksnummer_hint=ctx.settings.saksnummer_hint), status
