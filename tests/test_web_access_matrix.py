@@ -141,7 +141,7 @@ CASES = [
                                                                 json={"to_version": 1}), only(200, {PO}, 403)),
     # --- API: instances ---
     Case("POST api instances (start)", lambda c, w, t: c.api("POST", "/api/v1/instances", t,
-                                                             json={"process_key": "test_gateway"}),
+                                                             json={"process_key": "test_gateway", "business_key": "SAK-S"}),
          only(201, {TY, KE}, 403)),
     Case("GET api instances", lambda c, w, t: c.api("GET", "/api/v1/instances", t), ALL),
     Case("POST api resume of a running instance", lambda c, w, t: c.api(
@@ -186,6 +186,9 @@ CASES = [
     Case("POST api samtykke", lambda c, w, t: c.api("POST", "/api/v1/cases/SAK-A/samtykke", t, json=GOOD_CONSENT),
          {TY: 403, KE: 200, MA: 403, KO: 404, LE: 404, KL: 404, PO: 404}),
     Case("GET api dashboard", lambda c, w, t: c.api("GET", "/api/v1/dashboard", t), only(200, {KE, MA}, 403)),
+    # --- API: notices, as the «Utsendinger» page: its readers only ---
+    Case("GET api notices", lambda c, w, t: c.api("GET", "/api/v1/notices", t), only(200, {KE, MA}, 403)),
+    Case("GET api notice (none such)", lambda c, w, t: c.api("GET", "/api/v1/notices/4711", t), only(404, {KE, MA}, 403)),
     Case("GET api me", lambda c, w, t: c.api("GET", "/api/v1/me", t), ALL),
     Case("GET api openapi.json", lambda c, w, t: c.api("GET", "/api/v1/openapi.json", t), ALL),
     # --- pages ---

@@ -339,7 +339,7 @@ def instances_group():
 
 @command(instances_group, "start")
 @click.argument("key")
-@click.option("--business-key", help="Saksnummer (ikke fødselsnummer).")
+@click.option("--business-key", help="Sakens saksnummer, påkrevd (f.eks. 2027/1234; aldri fødselsnummer).")
 @click.option("--data", "data_text", help="Startdata som JSON-objekt.")
 @click.option("--as", "username", help="Start som denne brukeren.")
 def instances_start(cli: Cli, key, business_key, data_text, username):

@@ -8,7 +8,6 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..engine import workflow as engine
-from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
 from . import casedata, cases, rules, runtime, samtykkeregister, tasks, tjenester, validation, wording
 from .access import MANAGER, PROCESS_OWNER, Actor, require_any
@@ -36,6 +35,7 @@ class InstanceSummary:
     next_timer_at: datetime | None
     error: str | None = None
     next_tasks: list = field(default_factory=list)  # on a start: the open tasks the starter may do now
+    continues_with: object = None  # on a start: the task the starter goes on with (theirs now), if any
 
 
 @dataclass
@@ -54,7 +54,8 @@ class InstanceDetail(InstanceSummary):
 
 
 def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = None, data: dict | None = None):
-    business_key = validation.business_key(business_key)
+    """Start a case: with its saksnummer (required, in the installation's format) and the start form's data."""
+    business_key = validation.new_case_key(ctx.settings, business_key)
     data = validation.data(data)
     with ctx.write("instance.start") as session:
         pins = ctx.specs.pins_for(session, key)  # NotFound when the process is not deployed
@@ -67,15 +68,14 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
                             "Bare ansatte med en tjenesterolle kan starte saker")
         if start_info is not None and start_info.form_key:
             form = ctx.specs.form_for(session, pins, start_info.form_key)
-            try:
-                data = validate_submission(form, data)
-            except FormInvalid as error:
-                raise Invalid("Startskjemaet har feil", error.errors) from None
-            rules.check_start(session, form, data, actor, business_key)
+            data, errors = rules.validated(form, data)
+            rules.check_start(session, form, data, actor, business_key, errors)
         step = runtime.create(ctx, session, key, business_key, data, actor, pins=pins)
-        runtime.commit(step)
+        deliveries = runtime.commit(step)
         started = _summary(step.row, bundle.spec.description)
-        started.next_tasks = tasks.following(session, step, actor)  # where the starter goes on, without asking
+        # where the starter goes on, without asking (not claimed: a client may start many cases)
+        following = tasks.following(session, step, actor, reached=[d.instance_id for d in deliveries])
+        started.next_tasks, started.continues_with = tasks.continue_with(session, actor, following, claim=False)
         return started
 
 
@@ -214,7 +214,7 @@ def history(session: Session, instance_id: int) -> list[dict]:
 
 def _task_dict(t: OpenTask) -> dict:
     return {"id": t.id, "element_id": t.element_id, "name": t.name, "role": t.role, "assignee": t.assignee,
-            "form_key": t.form_key, "created_at": t.created_at, "due_at": t.due_at}
+            "form_key": t.form_key, "created_at": t.created_at, "due_at": t.due_at, "called_process": t.called_process}
 
 
 def _summary(row: Instance, name: str | None) -> InstanceSummary:

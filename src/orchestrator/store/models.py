@@ -138,6 +138,8 @@ class OpenTask(Base):
     # due_at, or far in the future: no due date last (the default: what a previous release inserts)
     due_sort: Mapped[datetime] = mapped_column(UTCDateTime, server_default=text("'9999-12-31 00:00:00'"))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the called process (call activity) the task is in, e.g. opprettelse_av_koordinator; None: the instance's own
+    called_process: Mapped[str | None] = mapped_column(String(200))
 
     instance: Mapped[Instance] = relationship(back_populates="tasks")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ... import clock
-from ...services import instances, processes, samtykke, samtykkeregister, tasks, tjenester, wording
+from ...services import instances, processes, samtykke, samtykkeregister, tjenester, wording
 from ...services.errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
 from ..auth import current_actor, orchestrator
 from ..formatting import when
@@ -125,14 +125,13 @@ def start(key):
         except StepFailed as error:
             message = error.message
         else:
-            following = [t for t in tasks.list_tasks(ctx, actor, "roles", instance_id=started.id).items
-                         if tasks.may_act_now(actor, t)]
             flash(f"Saken er startet ({process.name or key}).", "success")
-            if following:
-                return redirect(url_for("tasks.task_page", task_id=following[0].id))
+            if started.continues_with is not None:
+                return redirect(url_for("tasks.task_page", task_id=started.continues_with.id))
             return redirect(url_for("instances.instance_page", instance_id=started.id))
     form_errors = {k: v for k, v in errors.items() if k != "business_key"}
     view = FormView(process.form, values, form_errors, {}) if process.form else None
     status = 422 if request.method == "POST" else 200
     return render_template("instances/start.html", process=process, view=view, errors=errors, message=message,
-                           business_key=business_key, business_key_field=BUSINESS_KEY_FIELD), status
+                           business_key=business_key, business_key_field=BUSINESS_KEY_FIELD,
+                           saksnummer_hint=ctx.settings.saksnummer_hint), status
