@@ -288,7 +288,7 @@ def test_uploading_files_from_camunda_modeler_deploys_them_together(web, role_us
                      content_type="multipart/form-data")
     assert "Ingen endringer" in _text(web.get(again.headers["Location"]))
     empty = web.post("/processes/upload", {}, content_type="multipart/form-data")
-    assert empty.status_code == 422 and "ingen fil ble lastet opp" in _text(empty)
+    assert empty.status_code == 422 and "Ingen fil ble lastet opp." in _text(empty)
     assert web.login("mona").post("/processes/upload", {"file": [(io.BytesIO(b"x"), "a.bpmn")]},
                                   content_type="multipart/form-data").status_code == 403
 

@@ -82,6 +82,22 @@ def test_the_label_is_that_of_the_form_the_case_last_answered_it_in():
     assert casedata.describe(data, vocabulary, collected)[0].label == "Nytt møtetidspunkt"
 
 
+def test_the_history_reads_a_task_by_its_form_and_the_products_records_by_its_glossary():
+    vocabulary = casedata.Vocabulary.of([_form("samarbeid_steg2")])
+    task = {"action": "task_completed", "element_id": "steg2", "data": {"samarbeid_nodvendig": "nei"}}
+    assert casedata.history_lines(task, vocabulary, {"steg2": "samarbeid_steg2"}, wording.RECORD_FIELDS) == [
+        "Er det behov for at tjenestene samarbeider? Nei"]
+    notice = {"action": "notice_failed", "data": {"utsending_id": 3, "type": "innkalling", "moete_id": "m1",
+                                                  "feil": "Adressen finnes ikke"}}
+    assert casedata.history_lines(notice, vocabulary, {}, wording.RECORD_FIELDS) == [
+        "Feil: Adressen finnes ikke", "Utsending: innkalling"]  # the ids are left out
+    consent = {"omfatter": ["individuell_plan"], "deles_med": ["helse_omsorg"], "gitt_av": "foresatte"}
+    values = {"omfatter": {"individuell_plan": "Individuell plan"}, "deles_med": {"helse_omsorg": "Helse og omsorg"},
+              "gitt_av": {"foresatte": "Foresatte"}}
+    assert casedata.record_lines(consent, wording.RECORD_FIELDS, values) == [
+        "Gitt av: Foresatte", "Omfatter: Individuell plan", "Kan deles med: Helse og omsorg"]
+
+
 def test_values_read_the_norwegian_way():
     assert casedata.value_text(True) == "Ja" and casedata.value_text(False) == "Nei"
     assert casedata.value_text("2027-01-05") == "05.01.2027"
@@ -174,3 +190,47 @@ def test_every_page_a_demo_user_reaches_reads_in_plain_norwegian(demo_installati
                 found.setdefault((what, match.group(0)), f"{url}: …{context}…")
     report = [f"{what} «{word}» on {where}" for (what, word), where in found.items()]
     assert not report, f"{len(report)} internal names as {username}:\n" + "\n".join(report)
+
+
+# --- the command line ---------------------------------------------------------------------------------
+@pytest.fixture
+def cli(tmp_path, database_url):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ORCHESTRATOR_HOME": str(tmp_path), "ORCHESTRATOR_DATABASE_URL": database_url}
+
+    def _run(*args, expect=0):
+        done = subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=300, cwd=ROOT)
+        assert done.returncode == expect, (args, done.stdout, done.stderr)
+        return done
+
+    return _run
+
+
+def test_the_command_line_speaks_the_same_words(cli, tmp_path):
+    broken = tmp_path / "avkortet.bpmn"
+    broken.write_bytes((ROOT / "processes" / "samarbeid.bpmn").read_bytes()[:3000])
+    refused = cli("deploy", str(broken), expect=1).stderr
+    assert "filen kan ikke leses som et diagram" in refused  # what to do, for a process owner
+    assert "\n      Teknisk: ugyldig XML" in refused  # the parser's words, on their own indented line
+
+    cli("deploy", "processes/", "forms/")
+    cli("users", "bootstrap")
+    cli("demo")
+    shown = {
+        "users list": cli("users", "list").stdout,
+        "instances list": cli("instances", "list").stdout,
+        "instances show": cli("instances", "show", "5").stdout,
+        "tasks list": cli("tasks", "list", "--as", "kari").stdout,
+    }
+    assert "Prosesseier" in shown["users list"] and "Virksomhetsleder (innsyn)" in shown["users list"]
+    assert "Pågår" in shown["instances list"]
+    assert "Tjenestemottaker ønsker ikke lenger gruppen" in shown["instances show"]  # a message wait, by name
+    assert "Tid for første møte: " in shown["instances show"]  # the form's label
+    assert "[Koordinerende enhet]" in shown["tasks list"]
+    for command, text in shown.items():
+        for what, pattern in INTERNAL:
+            assert not pattern.search(text), f"{what} in `orchestrator {command}`: {pattern.search(text).group(0)}\n{text}"

@@ -73,7 +73,11 @@ def command(group, *args, **kwargs):
             try:
                 return fn(cli, **params)
             except DeployRefused as error:
-                click.echo(error.message, err=True)
+                click.echo("Utrullingen ble avvist; ingenting ble lagret:", err=True)
+                for problem in error.problems:
+                    click.echo(f"  {problem}", err=True)
+                    if problem.detail:  # what the parser or engine said, for whoever needs it
+                        click.echo(f"      Teknisk: {problem.detail}", err=True)
                 sys.exit(1)
             except Invalid as error:
                 click.echo(f"Feil: {error.message}", err=True)
@@ -319,7 +323,7 @@ def timers_fire(cli: Cli, now_text):
             click.echo(f"Ingenting forfalt per {moment.isoformat()}.")
         for f in items["fired"]:
             if f.retry_at is not None:
-                status = f"FEILET, prøves igjen {f.retry_at.isoformat()}: {f.error}"
+                status = f"FEILET, prøves igjen {moment_text(f.retry_at)}: {f.error}"
             elif f.error:
                 status = f"STOPPET PÅ FEIL: {f.error}"
             else:
@@ -490,6 +494,9 @@ def _services_option(fn):
                         help="Tjeneste brukeren hører til (skole, ppt, nav …; kan gjentas). Se `orchestrator services list`.")(fn)
 
 
+ROLE_HELP = ", ".join(f"{key} = {role_name(key)}" for key in access.ALL_ROLES)
+
+
 def _user_line(cli: Cli, u) -> str:
     state = "" if u.active else "  (deaktivert)"
     names = tjenester.catalogue(cli.orc.settings).names
@@ -499,7 +506,8 @@ def _user_line(cli: Cli, u) -> str:
 
 @command(users_group, "add")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(access.ALL_ROLES))
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(access.ALL_ROLES),
+              help=f"Rolle (kan gjentas): {ROLE_HELP}.")
 @_services_option
 @click.option("--password-stdin", is_flag=True, help="Les passordet fra standard inn.")
 @click.option("--name", "display_name")
@@ -514,7 +522,7 @@ def users_add(cli: Cli, username, roles, services, password_stdin, display_name,
 @command(users_group, "update")
 @click.argument("username")
 @click.option("--role", "roles", multiple=True, type=click.Choice(access.ALL_ROLES),
-              help="Erstatt rollene med disse (kan gjentas).")
+              help=f"Erstatt rollene med disse (kan gjentas): {ROLE_HELP}.")
 @_services_option
 @click.option("--no-services", is_flag=True, help="Ta brukeren ut av alle tjenester.")
 def users_update(cli: Cli, username, roles, services, no_services):

@@ -235,7 +235,9 @@ def _day_text(value: str) -> str:
 
 
 def _item(key: str, item: Field, value, data: Mapping) -> Item:
-    label = _label(item, data) or key
+    label = _label(item, data)
+    if not label:
+        return Item(key, "")  # a field nobody gave a question: its key is no heading for a person
     if item.type == "dynamiclist" and isinstance(value, list):
         rows = [_row(item.children, row) if isinstance(row, dict) else value_text(row) for row in value]
         return Item(key, label, lines=tuple(r for r in rows if r))
@@ -261,14 +263,14 @@ def _group_lines(children: list[Field], values: dict, data: Mapping) -> list[str
         if child.type == "dynamiclist" and isinstance(values.get(key), list):
             text = "; ".join(r for r in (_row(child.children, r) for r in values[key] if isinstance(r, dict)) if r)
         if text:
-            label = _label(child, data) or key
-            lines.append(f"{label} {text}" if label.endswith("?") else f"{label}: {text}")
+            label = _label(child, data)
+            lines.append((f"{label} {text}" if label.endswith("?") else f"{label}: {text}") if label else text)
     return lines
 
 
 def _label(item: Field, data: Mapping) -> str:
-    """The field's label, with any {{name}} it shows filled in from the case (or left out)."""
-    text = item.label or ""
+    """The field's label (else its description), with any {{name}} filled in from the case."""
+    text = item.label or item.description or ""
     return _PLACEHOLDER.sub(lambda m: value_text(data.get(m.group(1))) or "…", text).strip()
 
 

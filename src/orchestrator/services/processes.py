@@ -155,7 +155,7 @@ def _named(ctx, content: bytes, filename: str | None, form_key: str | None) -> t
     try:
         definition = authoring.read(UPLOAD_NAME, xmlsafe.parse(content), content)
     except xmlsafe.UnsafeXml as error:
-        raise DeployRefused([Problem(UPLOAD_NAME, str(error), line=error.line)]) from None
+        raise DeployRefused([deployment.unreadable(UPLOAD_NAME, error)]) from None
     except authoring.AuthoringError as error:
         raise DeployRefused([Problem(UPLOAD_NAME, error.message, error.element_id, error.line)]) from None
     return _deployed_name(ctx, definition.key, f"{definition.key}.{definition.kind}"), content

@@ -1,15 +1,12 @@
-"""How things read on the pages: Norwegian dates in Oslo time, role, status and action names."""
+"""How things read on the pages: Norwegian dates in Oslo time; role, status and action names from
+services/wording.py (decision 0018)."""
 from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
 
-from markupsafe import Markup, escape
-
 from ..clock import OSLO
 from ..services import wording
-from ..services.wording import ROLE_NAMES, STATUS_NAMES  # noqa: F401  (the pages' names for them)
-
 
 TIMER_KINDS = {"date": "Tidspunkt", "duration": "Varighet", "cycle": "Gjentakelse"}
 
@@ -69,22 +66,10 @@ def value_text(value) -> str:
     return str(value)
 
 
-def label_of(key: str) -> str:
-    """`samarbeid_nodvendig` -> `Samarbeid nodvendig`: data keys as headings."""
-    text = str(key).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
-def pretty_json(value) -> Markup:
-    return escape(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str))
-
-
 def register(app) -> None:
     app.add_template_filter(when, "when")
     app.add_template_filter(day, "day")
     app.add_template_filter(value_text, "value_text")
-    app.add_template_filter(label_of, "label_of")
-    app.add_template_filter(pretty_json, "pretty_json")
     app.add_template_filter(wording.role_name, "role_name")
     app.add_template_filter(wording.roles_text, "roles_text")
     app.add_template_filter(wording.status_name, "status_name")

@@ -55,7 +55,8 @@ class ProblemSchema(Schema):
     file = fields.String(required=True)
     element_id = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
-    message = fields.String(required=True)
+    message = fields.String(required=True, metadata={"description": "What is wrong, in words a process owner acts on."})
+    detail = fields.String(allow_none=True, metadata={"description": "What the parser or engine said (technical)."})
 
 
 class PageQuery(RequestSchema):
