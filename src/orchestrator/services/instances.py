@@ -51,8 +51,13 @@ class InstanceDetail(InstanceSummary):
 
 
 
-def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = None, data: dict | None = None):
-    """Start a case: with its saksnummer (required, in the installation's format) and the start form's data."""
+def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = None, data: dict | None = None,
+          claim_first: bool = False):
+    """Start a case: with its saksnummer (required, in the installation's format) and the start form's data.
+
+    `claim_first` (the start page: a person who goes on working the case) claims its first task in a role of
+    theirs for them, as completing a step does; an API client starting many cases claims nothing.
+    """
     business_key = validation.new_case_key(ctx.settings, business_key)
     data = validation.data(data)
     with ctx.write("instance.start") as session:
@@ -71,9 +76,9 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
         step = runtime.create(ctx, session, key, business_key, data, actor, pins=pins)
         deliveries = runtime.commit(step)
         started = _summary(step.row, bundle.spec.description)
-        # where the starter goes on, without asking (not claimed: a client may start many cases)
+        # where the starter goes on, without asking
         following = tasks.following(session, step, actor, reached=[d.instance_id for d in deliveries])
-        started.next_tasks, started.continues_with = tasks.continue_with(session, actor, following, claim=False)
+        started.next_tasks, started.continues_with = tasks.continue_with(session, actor, following, claim=claim_first)
         return started
 
 

@@ -227,7 +227,7 @@ def continue_with(session, actor: Actor, nxt: list[TaskView], claim: bool = True
     Either it is already theirs (assigned by rule, or claimed), or it waits in a queue of a role they
     have (`following` holds only tasks they may do): then it is claimed for them in this same transaction (audited as an automatic claim), so
     nobody needs to click «Ta oppgaven»; they can put it back. Never for the system or the timer.
-    `claim=False` (a start: a client may start many cases) only says where to go on.
+    `claim=False` (a start through the API: a client may start many cases) only says where to go on.
     Returns the next tasks (the claimed one as it is now) and the one to go on with.
     """
     if actor.system:
