@@ -58,19 +58,25 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
     `claim_first` (the start page: a person who goes on working the case) claims its first task in a role of
     theirs for them, as completing a step does; an API client starting many cases claims nothing.
     """
-    business_key = validation.new_case_key(ctx.settings, business_key)
     data = validation.data(data)
+    try:
+        business_key, refused_key = validation.new_case_key(ctx.settings, business_key), None
+    except Invalid as error:
+        business_key, refused_key = None, error
     with ctx.write("instance.start") as session:
         pins = ctx.specs.pins_for(session, key)  # NotFound when the process is not deployed
         bundle = ctx.specs.bundle(session, key, pins)
         start_info = _start_element(bundle, key)
+        form = ctx.specs.form_for(session, pins, start_info.form_key) if start_info and start_info.form_key else None
+        if refused_key is not None:  # answered with the start form's own errors, in one round (rules need the case)
+            form_errors = rules.validated(form, data)[1] if form is not None else {}
+            raise Invalid(refused_key.message, {**refused_key.fields, **form_errors})
         if not may_start(session, actor, start_info.role if start_info else None, business_key,
                          start_info.starters if start_info else ()):
             role = start_info.role if start_info else None
             raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
                             "Bare ansatte med en tjenesterolle kan starte saker")
-        if start_info is not None and start_info.form_key:
-            form = ctx.specs.form_for(session, pins, start_info.form_key)
+        if form is not None:
             data, errors = rules.validated(form, data)
             rules.check_start(session, form, data, actor, business_key, errors)
         step = runtime.create(ctx, session, key, business_key, data, actor, pins=pins)
