@@ -26,14 +26,12 @@ from orchestrator.store import migrate
 from orchestrator.store.db import Database
 from orchestrator.store.models import Base
 
+from helpers import TEST_SAKSNUMMER_PATTERN
+
 PG_URL = os.environ.get("ORCHESTRATOR_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 DEPLOYER = Actor("prosesseier", frozenset({PROCESS_OWNER}))
 T0 = datetime(2027, 1, 4, 8, 0, tzinfo=timezone.utc)  # a Monday, 09:00 in Oslo
-# The test installation's saksnummer format (configurable per installation, decision 0020): the
-# municipality's «2027/1234», and the suite's own clearly fictional «SAK-…». The default format has its
-# own tests (test_saksnummer.py), and the README's commands run on the default (test_readme_commands.py).
-TEST_SAKSNUMMER_PATTERN = r"^(\d{4}/\d{1,6}|SAK-[A-Za-z0-9-]{1,40})$"
 os.environ.setdefault("ORCHESTRATOR_SAKSNUMMER_PATTERN", TEST_SAKSNUMMER_PATTERN)  # the CLI's subprocesses too
 os.environ.setdefault("ORCHESTRATOR_SAKSNUMMER_HINT", "for eksempel 2027/1234")
 

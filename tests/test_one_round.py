@@ -113,7 +113,7 @@ def test_nothing_is_claimed_for_a_role_the_person_does_not_have_or_for_the_syste
     assert done.continues_with is None and [t.assignee for t in open_tasks(orc, check.id)] == [None]
     oppstart = instances.start(orc, "oppstart", people.kari, business_key="SAK-14", data={
         "gjelder": "Ola N.", "meldt_av": "Helsestasjonen", "behov": "Samarbeid."})
-    assert oppstart.continues_with.element_id == "onske" and oppstart.continues_with.assignee is None  # a start claims nothing
+    assert oppstart.continues_with.element_id == "onske" and oppstart.continues_with.assignee is None  # an API start claims nothing
     refused = do(orc, oppstart.id, "onske", people.kari, {"informert_om_rettigheter": True,
                                                            "bruker_onsker_koordinering": "nei"})
     assert refused.continues_with is None or refused.continues_with.role in people.kari.roles
@@ -131,3 +131,13 @@ def test_the_api_completion_says_which_task_continues(orc, seeded, people, web):
     assert continues["claimed_at"] is not None and continues["process_key"] == "samarbeid"
     listed = web.api("GET", f"/api/v1/tasks?scope=mine&business_key=SAK-15", token).get_json()["items"]
     assert [(t["id"], t["claimed_by"]) for t in listed] == [(continues["id"], "tina")]
+
+
+def test_a_case_started_on_the_page_gives_its_first_task_to_the_person_who_started_it(orc, seeded, people, web):
+    client = web.login("tina")
+    answer = client.post("/instances/new/samarbeid", {"__saksnummer": "SAK-16"})
+    assert answer.status_code == 302
+    [steg1] = open_tasks(orc, instance_of(orc, "samarbeid", "SAK-16").id)
+    assert answer.headers["Location"].endswith(f"/tasks/{steg1.id}") and steg1.claimed_by == "tina"
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Den første oppgaven er tatt til deg." in page and 'id="ta-oppgaven"' not in page

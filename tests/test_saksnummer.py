@@ -167,3 +167,9 @@ def test_the_demo_cases_are_made_on_an_installation_with_the_default_format(muni
     users.bootstrap(municipality, tmp_path / "demo-brukere.txt")
     made = demo.seed(municipality, if_empty=True)
     assert len(made) == 7 and all(re.fullmatch(SAKSNUMMER_PATTERN, m.business_key) for m in made)
+
+
+def test_a_missing_saksnummer_comes_back_with_the_start_forms_errors_at_once(municipality, seeded, people):
+    with pytest.raises(Invalid) as refused:
+        instances.start(municipality, "oppstart", people.kari, "", {"gjelder": "Ola N."})
+    assert sorted(refused.value.fields) == ["behov", "business_key", "meldt_av"]

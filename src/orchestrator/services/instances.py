@@ -53,29 +53,40 @@ class InstanceDetail(InstanceSummary):
 
 
 
-def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = None, data: dict | None = None):
-    """Start a case: with its saksnummer (required, in the installation's format) and the start form's data."""
-    business_key = validation.new_case_key(ctx.settings, business_key)
+def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = None, data: dict | None = None,
+          claim_first: bool = False):
+    """Start a case: with its saksnummer (required, in the installation's format) and the start form's data.
+
+    `claim_first` (the start page: a person who goes on working the case) claims its first task in a role of
+    theirs for them, as completing a step does; an API client starting many cases claims nothing.
+    """
     data = validation.data(data)
+    try:
+        business_key, refused_key = validation.new_case_key(ctx.settings, business_key), None
+    except Invalid as error:
+        business_key, refused_key = None, error
     with ctx.write("instance.start") as session:
         pins = ctx.specs.pins_for(session, key)  # NotFound when the process is not deployed
         bundle = ctx.specs.bundle(session, key, pins)
         start_info = _start_element(bundle, key)
+        form = ctx.specs.form_for(session, pins, start_info.form_key) if start_info and start_info.form_key else None
+        if refused_key is not None:  # answered with the start form's own errors, in one round (rules need the case)
+            form_errors = rules.validated(form, data)[1] if form is not None else {}
+            raise Invalid(refused_key.message, {**refused_key.fields, **form_errors})
         if not may_start(session, actor, start_info.role if start_info else None, business_key,
                          start_info.starters if start_info else ()):
             role = start_info.role if start_info else None
             raise Forbidden(f"Prosessen startes av rollen «{wording.role_name(role)}»" if role else
                             "Bare ansatte med en tjenesterolle kan starte saker")
-        if start_info is not None and start_info.form_key:
-            form = ctx.specs.form_for(session, pins, start_info.form_key)
+        if form is not None:
             data, errors = rules.validated(form, data)
             rules.check_start(session, form, data, actor, business_key, errors)
         step = runtime.create(ctx, session, key, business_key, data, actor, pins=pins)
         deliveries = runtime.commit(step)
         started = _summary(step.row, bundle.spec.description)
-        # where the starter goes on, without asking (not claimed: a client may start many cases)
+        # where the starter goes on, without asking
         following = tasks.following(session, step, actor, reached=[d.instance_id for d in deliveries])
-        started.next_tasks, started.continues_with = tasks.continue_with(session, actor, following, claim=False)
+        started.next_tasks, started.continues_with = tasks.continue_with(session, actor, following, claim=claim_first)
         return started
 
 

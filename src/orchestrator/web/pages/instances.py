@@ -119,14 +119,16 @@ def start(key):
         business_key = (request.form.get(BUSINESS_KEY_FIELD) or "").strip()
         values = parse_submission(process.form, request.form, {}) if process.form else {}
         try:
-            started = instances.start(ctx, key, actor, business_key or None, values)
+            started = instances.start(ctx, key, actor, business_key or None, values, claim_first=True)
         except Invalid as error:
             errors, message = error.fields, error.message
         except StepFailed as error:
             message = error.message
         else:
-            flash(f"Saken er startet ({process.name or key}).", "success")
-            if started.continues_with is not None:
+            first = started.continues_with
+            taken = " Den første oppgaven er tatt til deg." if first is not None and first.claimed_at else ""
+            flash(f"Saken er startet ({process.name or key}).{taken}", "success")
+            if first is not None:
                 return redirect(url_for("tasks.task_page", task_id=started.continues_with.id))
             return redirect(url_for("instances.instance_page", instance_id=started.id))
     form_errors = {k: v for k, v in errors.items() if k != "business_key"}
