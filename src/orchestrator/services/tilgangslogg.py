@@ -106,11 +106,10 @@ def record(ctx: Orchestrator, actor: Actor, view: str, business_key: str | None,
     if view not in VIEWS:
         raise ValueError(f"unknown view {view!r}")
     origin = _origin.get()
-    channel = SYSTEM if actor.system else (origin.channel if origin else UKJENT)
+    channel = origin.channel if origin else (SYSTEM if actor.system else UKJENT)
     row = {"at": clock.now(), "username": actor.username[:100], "system": actor.system,
            "business_key": business_key, "instance_id": instance_id, "view": view, "channel": channel,
-           "address": origin.address if origin and not actor.system else None,
-           "agent": origin.agent if origin and not actor.system else None}
+           "address": origin.address if origin else None, "agent": origin.agent if origin else None}
     if session is not None:
         session.execute(insert(AccessLogEntry).values(**row))
         return
