@@ -135,7 +135,7 @@ def collect(ctx: Orchestrator, session: Session, business_key: str, actor: Actor
     return Innsyn(
         business_key=business_key, made_at=clock.now(), made_by=actor.username,
         case=_case(case), processes=processes, notices=[_notice(n, names) for n in notices],
-        consent=_consent(consent, names), consent_history=[_event(e) for e in events],
+        consent=_consent(consent, names), consent_history=[_event(e, names) for e in events],
         reads=[{"at": r.at, "who": "Systemet" if r.system else (r.display_name or r.username), "username": r.username,
                 "system": r.system, "view": r.view_label, "channel": r.channel_label, "address": r.address,
                 "instance_id": r.instance_id} for r in reads],
@@ -147,10 +147,13 @@ def _process(ctx: Orchestrator, session: Session, row: Instance, sources: dict[s
     bundle = ctx.specs.bundle(session, row.process_key, row.pins)
     part = ProcessPart(row.id, bundle.spec.description or row.process_key, STATUS_NAMES.get(row.status, row.status),
                        row.created_at, row.completed_at, row.started_by)
-    labels = _labels(ctx, session, row.pins)
+    fields = _fields(ctx, session, row.pins)
+    labels = {key: item.label for key, item in fields.items()}
     for key, value in engine.current_data(engine.load(row.state, bundle)).items():
-        target = part.data if key in labels else part.other_data
-        target.append(Line(labels.get(key, key), text(value)))
+        if key in fields:
+            part.data.append(Line(labels[key], text(_chosen(fields[key], value))))
+        else:
+            part.other_data.append(Line(key, text(value)))
     tasks = list(session.scalars(select(OpenTask).where(OpenTask.instance_id == row.id).order_by(OpenTask.created_at)))
     part.open_tasks = [{"name": t.name or t.element_id, "role": ROLE_NAMES.get(t.role or "", t.role), "assignee": t.assignee,
                         "created_at": t.created_at, "due_at": t.due_at} for t in tasks]
@@ -162,22 +165,31 @@ def _process(ctx: Orchestrator, session: Session, row: Instance, sources: dict[s
     audit = list(session.scalars(select(AuditEntry).where(AuditEntry.instance_id == row.id).order_by(AuditEntry.id)))
     part.history = [{"at": e.at, "who": e.actor, "what": ACTION_NAMES.get(e.action, e.action),
                      "step": e.element_name or e.element_id,
-                     "data": [dataclasses.asdict(Line(labels.get(k, k), text(v))) for k, v in (e.data or {}).items()]}
+                     "data": [dataclasses.asdict(Line(labels.get(k, k), text(_chosen(fields[k], v) if k in fields else v)))
+                              for k, v in (e.data or {}).items()]}
                     for e in audit]
     for table, found in (("tasks", tasks), ("timers", timers), ("message_waits", waits), ("audit_log", audit)):
         sources[table] = sources.get(table, 0) + len(found)
     return part
 
 
-def _labels(ctx: Orchestrator, session: Session, pins: dict[str, int]) -> dict[str, str]:
-    """data key -> the label of the form field that collected it (the first form that has it)."""
-    labels: dict[str, str] = {}
+def _fields(ctx: Orchestrator, session: Session, pins: dict[str, int]) -> dict:
+    """data key -> the form field that collected it (the first form of the case's routine that has it)."""
+    fields: dict = {}
     for key, version in pins.items():
         if key.startswith(FORM_PIN):
             for item in ctx.specs.form(session, key[len(FORM_PIN):], version).inputs():
                 if item.key and item.label:
-                    labels.setdefault(item.key, item.label)
-    return labels
+                    fields.setdefault(item.key, item)
+    return fields
+
+
+def _chosen(item, value):
+    """An answer as the person chose it: the option's label, not its stored value."""
+    options = dict(item.options or [])
+    if isinstance(value, list):
+        return [options.get(v, v) if isinstance(v, str) else v for v in value]
+    return options.get(value, value) if isinstance(value, str) else value
 
 
 def _case(case: Case | None) -> dict | None:
@@ -211,9 +223,20 @@ def _consent(consent: Consent | None, services: dict[str, str]) -> dict | None:
             "trukket_dato": consent.trukket_dato, "informert_om_folger": consent.informert_om_folger}
 
 
-def _event(e: ConsentEvent) -> dict:
+CONSENT_FIELDS = {"dato": "Dato", "gitt_av": "Gitt av", "form": "Form", "omfatter": "Omfatter", "deles_med": "Deles med",
+                  "informert_om_folger": "Informert om følgene", "kommentar": "Kommentar"}
+
+
+def _event(e: ConsentEvent, services: dict[str, str]) -> dict:
+    words = {"gitt_av": samtykkeregister.GIVERS, "form": samtykkeregister.HOW, "omfatter": samtykkeregister.COVERS,
+             "deles_med": {**services, samtykkeregister.BRUKER: samtykkeregister.BRUKER_LABEL}}
+
+    def said(key, value):
+        table = words.get(key, {})
+        return [table.get(v, v) for v in value] if isinstance(value, list) else table.get(value, value)
+
     return {"at": e.at, "who": e.actor, "what": CONSENT_ACTIONS.get(e.action, e.action), "instance_id": e.instance_id,
-            "data": [dataclasses.asdict(Line(k, text(v))) for k, v in (e.data or {}).items()]}
+            "data": [dataclasses.asdict(Line(CONSENT_FIELDS.get(k, k), text(said(k, v)))) for k, v in (e.data or {}).items()]}
 
 
 # --- the two forms it is handed over in ----------------------------------------------------------------
@@ -227,9 +250,12 @@ def text(value) -> str:
         return value.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
     if isinstance(value, date):
         return value.strftime("%d.%m.%Y")
-    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and value[7:8] == "-":
         try:
-            return date.fromisoformat(value).strftime("%d.%m.%Y")
+            if len(value) == 10:
+                return date.fromisoformat(value).strftime("%d.%m.%Y")
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return text(moment) if moment.tzinfo else value
         except ValueError:
             return value
     if isinstance(value, dict):
