@@ -179,7 +179,9 @@ def test_managers_see_who_read_a_case_on_its_page_and_search_the_log_by_user_cas
     web.login("tina").get(f"/instances/{case}")
     mona = web.login("mona")
     page = mona.get(f"/instances/{case}").get_data(as_text=True)
-    assert "Hvem har lest saken" in page and "Oppgave med skjema" not in page.split("Hvem har lest saken")[0][-50:]
+    panel = page.split('id="hvem-har-lest"')[1].split("</section>")[0]
+    assert "Hvem har lest saken" in panel and 'href="/tilgangslogg?bruker=tina"' in panel
+    assert panel.count("Saken (data, oppgaver, historikk)") == 2  # tina's read and mona's own, newest first
     listing = mona.get("/tilgangslogg?bruker=tina").get_data(as_text=True)
     assert "9999/0001" in listing and "Saken (data, oppgaver, historikk)" in listing
     today = clock.now().astimezone(tilgangslogg_oslo()).strftime("%d.%m.%Y")
