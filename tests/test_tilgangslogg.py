@@ -191,6 +191,22 @@ def test_managers_see_who_read_a_case_on_its_page_and_search_the_log_by_user_cas
     assert [e.view for e in found.items] == ["sak"]
 
 
+def test_the_api_searches_the_log_by_user_case_and_time(demo_cases, web, clock):
+    orc = demo_cases
+    case = instance_of(orc, "samarbeid", "9999/0001").id
+    web.login("tina").get(f"/instances/{case}")
+    token = users.create_token(orc, "mona")
+    since = (clock.now() - timedelta(minutes=1)).isoformat()
+    answer = web.api("GET", "/api/v1/tilgangslogg", token, query_string={"bruker": "tina", "sak": "9999/0001",
+                                                                          "fra": since})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    [entry] = answer.get_json()["items"]
+    assert (entry["username"], entry["view"], entry["channel"], entry["instance_id"]) == ("tina", "sak", "side", case)
+    later = (clock.now() + timedelta(minutes=1)).isoformat()
+    assert web.api("GET", "/api/v1/tilgangslogg", token, query_string={"fra": later}).get_json()["total"] == 0
+    assert web.api("GET", "/api/v1/tilgangslogg", users.create_token(orc, "tina")).status_code == 403
+
+
 def test_a_tjenesteyter_cannot_see_the_log(demo_cases, web):
     orc = demo_cases
     case = instance_of(orc, "samarbeid", "9999/0001").id

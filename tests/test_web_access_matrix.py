@@ -215,6 +215,8 @@ CASES = [
          only(200, {MA}, 403)),
     Case("GET /instances/A shows who read it", lambda c, w, t: _status_if(
         c.get(f"/instances/{w.instance_a}"), "Hvem har lest saken"), only(200, {MA}, 204)),
+    Case("GET api tilgangslogg", lambda c, w, t: c.api("GET", "/api/v1/tilgangslogg?sak=SAK-A", t),
+         only(200, {MA}, 403)),
     Case("GET /innsyn", lambda c, w, t: c.get("/innsyn"), only(200, {MA}, 403)),
     Case("GET /innsyn/dokument?sak=SAK-A", lambda c, w, t: c.get("/innsyn/dokument?sak=SAK-A"), only(200, {MA}, 403)),
     Case("GET /innsyn/data.json?sak=SAK-A", lambda c, w, t: c.get("/innsyn/data.json?sak=SAK-A"),
