@@ -1,7 +1,9 @@
 """The read-access log (issue 13 item 2, decision 0023): one entry per view, kept as written."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -50,6 +52,27 @@ def test_retention_deletes_only_rows_older_than_its_cutoff_and_leaves_no_permit_
     with pytest.raises(DBAPIError, match="tilgangsloggen kan ikke endres"):  # the permit is gone again
         with orc.db.write() as session:
             session.execute(text("DELETE FROM access_log"))
+
+
+def test_retention_may_spare_rows_it_must_keep_by_naming_the_ones_to_delete(orc, clock):
+    tilgangslogg.record(orc, KARI, tilgangslogg.SAK, "9999/0001", 1)
+    tilgangslogg.record(orc, KARI, tilgangslogg.SAK, "9999/0002", 2)  # say, a case under a slettesperre
+    clock.advance(timedelta(days=400))
+    [first, _] = entries(orc)
+    with orc.db.write() as session:
+        assert tilgangslogg.delete_expired(session, clock.now() - timedelta(days=365), ids=[first.id]) == 1
+    assert [e.business_key for e in entries(orc)] == ["9999/0002"]
+
+
+def test_no_application_code_but_the_log_itself_touches_its_tables():
+    """The only writer is services/tilgangslogg.py (insert, and retention's delete below a cutoff)."""
+    source = Path(tilgangslogg.__file__).parents[1]
+    touching = sorted(str(path.relative_to(source)) for path in source.rglob("*.py")
+                      if re.search(r"AccessLog(Entry|Purge)|\baccess_log(_purge)?\b", path.read_text(encoding="utf-8")))
+    # innsyn names the table among its sources and reads it only through tilgangslogg.for_case
+    assert touching == ["services/innsyn.py", "services/tilgangslogg.py",
+                        "store/migrations/versions/0013_access_log.py", "store/models.py"], touching
+    assert "AccessLog" not in (source / "services" / "innsyn.py").read_text(encoding="utf-8")
 
 
 def test_a_permit_does_not_let_newer_rows_go(orc, clock):
