@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..engine import workflow as engine
 from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
-from . import casedata, cases, rules, runtime, samtykkeregister, tasks, tjenester, validation, wording
+from . import casedata, cases, rules, runtime, samtykkeregister, tasks, tilgangslogg, tjenester, validation, wording
 from .access import MANAGER, PROCESS_OWNER, Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -158,7 +158,16 @@ def may_view(session: Session, actor: Actor, instance_id: int) -> bool:
         Instance.id == instance_id, _visible_to(actor))) > 0
 
 
-def get(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
+def get(ctx: Orchestrator, instance_id: int, actor: Actor, *, logged_as: str | None = tilgangslogg.SAK) -> InstanceDetail:
+    """One instance with its data, tasks, timers and history; the read is logged as `logged_as` (None only
+    where the caller shows none of it: a form post that answers with a redirect)."""
+    detail = _detail(ctx, instance_id, actor)
+    if logged_as is not None:
+        tilgangslogg.record(ctx, actor, logged_as, detail.business_key, detail.id)
+    return detail
+
+
+def _detail(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
     with ctx.db.read() as session:
         row = session.get(Instance, instance_id)
         if row is None or not may_view(session, actor, instance_id):

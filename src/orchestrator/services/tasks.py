@@ -14,7 +14,7 @@ from .. import clock
 from ..engine import workflow as engine
 from ..forms.model import FormDefinition
 from ..store.models import AuditEntry, Instance, OpenTask
-from . import casedata, rules, runtime, wording
+from . import casedata, rules, runtime, tilgangslogg, wording
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -132,7 +132,16 @@ def _queues(actor: Actor, scope: str, narrowed) -> list:
     return queues
 
 
-def get(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
+def get(ctx: Orchestrator, task_id: str, actor: Actor, *, logged_as: str | None = tilgangslogg.OPPGAVE) -> TaskDetail:
+    """One task with its form and data; the read is logged as `logged_as` (None only where the caller shows
+    none of its data: the form's visibility check answers field names)."""
+    detail = _detail(ctx, task_id, actor)
+    if logged_as is not None:
+        tilgangslogg.record(ctx, actor, logged_as, detail.business_key, detail.instance_id)
+    return detail
+
+
+def _detail(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
     with ctx.db.read() as session:
         row = _with_instance(session, task_id)
         if row is None:

@@ -10,6 +10,7 @@ from ..auth import current_actor, orchestrator
 from ..formatting import when
 from ..forms_render import FormView, parse_submission
 from . import PER_PAGE, int_arg
+from .tilgangslogg import recent_reads
 
 bp = Blueprint("instances", __name__)
 BUSINESS_KEY_FIELD = "__saksnummer"
@@ -40,7 +41,7 @@ def instance_page(instance_id):
     detail = instances.get(orchestrator(), instance_id, actor)
     may_resume = bool(actor.roles & set(instances.INCIDENT_OPERATORS))
     return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail), may_resume=may_resume,
-                           **_consent(detail.business_key))
+                           reads=recent_reads(detail.business_key), **_consent(detail.business_key))
 
 
 def _consent(business_key: str | None) -> dict:
@@ -49,7 +50,7 @@ def _consent(business_key: str | None) -> dict:
         return {"consent": None}
     ctx = orchestrator()
     try:
-        consent = samtykke.view(ctx, business_key, current_actor())
+        consent = samtykke.view(ctx, business_key, current_actor(), logged_as=None)  # the case page's read is logged
     except (NotFound, Invalid):
         return {"consent": None}
     return {"consent": consent, "covers": samtykkeregister.COVERS, "givers": samtykkeregister.GIVERS,
@@ -65,7 +66,7 @@ CONSENT_ACTIONS = {"gitt": "Samtykke gitt", "utvidet": "Samtykket utvidet", "end
 def record_consent(instance_id):
     """Record a consent, an extension or a withdrawal for the case this instance belongs to."""
     actor, ctx = current_actor(), orchestrator()
-    detail = instances.get(ctx, instance_id, actor)
+    detail = instances.get(ctx, instance_id, actor, logged_as=None)  # answers a redirect, shows nothing
     data = {"handling": request.form.get("handling"), "dato": request.form.get("dato") or None,
             "gitt_av": request.form.get("gitt_av") or None, "form": request.form.get("form") or None,
             "omfatter": request.form.getlist("omfatter"), "deles_med": request.form.getlist("deles_med"),
