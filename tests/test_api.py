@@ -192,14 +192,15 @@ def test_starting_an_instance_is_201_with_its_location(web, role_users, deploy):
 def test_starting_refuses_unknown_processes_national_ids_and_unknown_fields(web, role_users, deploy):
     deploy(*diagrams.user_task_with_gateway())
     token = role_users.tokens["tjenesteyter"]
-    missing = web.api("POST", "/api/v1/instances", token, json={"process_key": "finnes_ikke"})
+    missing = web.api("POST", "/api/v1/instances", token, json={"process_key": "finnes_ikke", "business_key": "SAK-1"})
     assert missing.status_code == 404
     national = web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway", "business_key": "01017012345"})
     assert national.status_code == 422 and "business_key" in national.get_json()["errors"]
-    unknown = web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway", "hemmelig": 1})
+    unknown = web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway", "business_key": "SAK-1",
+                                                                "hemmelig": 1})
     assert unknown.status_code == 422 and unknown.get_json()["errors"] == {"hemmelig": ["Ukjent felt."]}
     no_key = web.api("POST", "/api/v1/instances", token, json={})
-    assert no_key.get_json()["errors"] == {"process_key": ["Feltet må fylles ut."]}
+    assert no_key.get_json()["errors"] == {"process_key": ["Feltet må fylles ut."], "business_key": ["Feltet må fylles ut."]}
     not_json = web.api("POST", "/api/v1/instances", token, data="process_key=x", content_type="text/plain")
     assert not_json.status_code == 422
     nul = web.api("POST", "/api/v1/instances", token, json={"process_key": "a\x00b"})

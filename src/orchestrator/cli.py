@@ -6,17 +6,20 @@ non-zero exit code (1 for a refused operation, 2 for wrong usage).
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import json
 import logging
 import sys
 from datetime import date, datetime
 from functools import wraps
+from pathlib import Path
 
 import click
 
 from . import clock
 from .config import Settings
-from .services import access, bootstrap, deployment, instances, messages, tasks, timers, tjenester, tokens, users
+from .services import (access, bootstrap, deployment, innsyn, instances, messages, tasks, tilgangslogg, timers, tjenester,
+                       tokens, users)
 from .services.casedata import moment_text
 from .services.wording import action_name, role_name, roles_text, status_name, status_sentence
 from .services.context import Orchestrator
@@ -71,7 +74,8 @@ def command(group, *args, **kwargs):
             cli: Cli = ctx.obj
             cli.as_json = cli.as_json or as_json
             try:
-                return fn(cli, **params)
+                with tilgangslogg.requested_from(tilgangslogg.KOMMANDOLINJE, "lokal", _who_runs(ctx)):
+                    return fn(cli, **params)
             except DeployRefused as error:
                 click.echo("Utrullingen ble avvist; ingenting ble lagret:", err=True)
                 for problem in error.problems:
@@ -91,6 +95,15 @@ def command(group, *args, **kwargs):
         return wrapper
 
     return decorate
+
+
+def _who_runs(ctx: click.Context) -> str:
+    """The command and the operating-system user who typed it (the read-access log's «from where»)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"{ctx.command_path} (bruker {user})"
 
 
 def _json_arg(text: str | None, name: str) -> dict | None:
@@ -168,7 +181,6 @@ def deploy_cmd(cli: Cli, paths, username, force):
 @click.option("--as", "username", help="Eksporter som denne brukeren (må være prosesseier).")
 def export_cmd(cli: Cli, directory, username):
     """Skriv nyeste versjon av alle prosesser, tabeller og skjemaer til DIR/processes og DIR/forms."""
-    from pathlib import Path
 
     from .services import export
 
@@ -343,7 +355,7 @@ def instances_group():
 
 @command(instances_group, "start")
 @click.argument("key")
-@click.option("--business-key", help="Saksnummer (ikke fødselsnummer).")
+@click.option("--business-key", help="Sakens saksnummer, påkrevd (f.eks. 2027/1234; aldri fødselsnummer).")
 @click.option("--data", "data_text", help="Startdata som JSON-objekt.")
 @click.option("--as", "username", help="Start som denne brukeren.")
 def instances_start(cli: Cli, key, business_key, data_text, username):
@@ -412,6 +424,25 @@ def instances_show(cli: Cli, instance_id, username):
             click.echo(f"  {moment_text(h['at'])} {h['actor'] or '-'}: {action_name(h['action'])}{step}")
 
     cli.out(detail, human)
+
+
+@command(main, "innsyn")
+@click.argument("business_key")
+@click.option("--out", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Mappen dokumentet og JSON-filen skrives til.")
+@click.option("--as", "username", help="Lederen som lager uttrekket (ellers systemet, med din brukerkonto i loggen).")
+def innsyn_cmd(cli: Cli, business_key, folder, username):
+    """Alt som er lagret om personen i saken SAKSNUMMER, som utskrivbart HTML-dokument og JSON (innsynskrav)."""
+    found = innsyn.make(cli.orc, business_key, cli.actor(username))
+    written = innsyn.write(found, folder)
+
+    def human(paths):
+        click.echo(f"Innsyn i sak {found.business_key}: {len(found.processes)} prosesser, {len(found.notices)} "
+                   f"e-poster, {len(found.reads)} oppslag i tilgangsloggen.")
+        for path in paths:
+            click.echo(f"  {path}")
+
+    cli.out([str(p) for p in written], human)
 
 
 # --- tasks ----------------------------------------------------------------------------------

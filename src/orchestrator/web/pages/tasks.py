@@ -56,10 +56,12 @@ def submit(task_id):
         flash(error.message, "error")
         return redirect(url_for("tasks.task_list"))
     name = detail.name or detail.element_id
-    following = [t for t in done.next_tasks if tasks.may_act_now(actor, t)]
-    if following:
-        flash(f"«{name}» er sendt inn. Neste oppgave i saken: «{following[0].name or following[0].element_id}».", "success")
-        return redirect(url_for("tasks.task_page", task_id=following[0].id))
+    nxt = done.continues_with
+    if nxt is not None:
+        taken = " Den er tatt til deg; legg den tilbake i køen om en kollega skal gjøre den." \
+            if nxt.claimed_at is not None else ""
+        flash(f"«{name}» er sendt inn. Neste oppgave i saken: «{nxt.name or nxt.element_id}».{taken}", "success")
+        return redirect(url_for("tasks.task_page", task_id=nxt.id))
     closing = f" {wording.status_sentence(done.instance_status)}" if done.instance_status != "running" else ""
     flash(f"«{name}» er sendt inn.{closing}", "success")
     return redirect(url_for("tasks.task_list"))
@@ -86,7 +88,7 @@ def release(task_id):
 @bp.post("/tasks/<task:task_id>/visibility")
 def visibility(task_id):
     """Which fields the form's conditions hide for the values typed so far (the page's script asks)."""
-    detail = tasks.get(orchestrator(), task_id, current_actor())
+    detail = tasks.get(orchestrator(), task_id, current_actor(), logged_as=None)  # answers field names only
     if detail.form is None:
         return jsonify(hidden=[])
     values = parse_submission(detail.form, request.form, {})
