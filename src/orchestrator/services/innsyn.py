@@ -33,7 +33,7 @@ from .. import clock
 from ..clock import OSLO
 from ..engine import workflow as engine
 from ..store.models import AuditEntry, Case, Consent, ConsentEvent, Instance, MessageWait, Notice, OpenTask, WaitingTimer
-from . import samtykkeregister, tilgangslogg, tjenester, validation
+from . import casedata, samtykkeregister, tilgangslogg, tjenester, validation, wording
 from .access import MANAGER, Actor, require
 from .context import Orchestrator
 from .errors import Invalid, NotFound
@@ -42,30 +42,15 @@ from .notices.queries import content_of
 from .specs import FORM_PIN
 
 MAKERS = (MANAGER,)
-# The product's words for statuses and history (as web/formatting.py has them; one table in services/wording.py
-# once that is on main).
-STATUS_NAMES = {"running": "Pågår", "completed": "Fullført", "terminated": "Avsluttet", "error": "Stoppet på en feil"}
-ACTION_NAMES = {
-    "started": "Startet", "task_opened": "Oppgave åpnet", "task_claimed": "Oppgave tatt",
-    "task_released": "Oppgave lagt tilbake", "task_completed": "Oppgave fullført", "message_received": "Melding mottatt",
-    "message_sent": "Melding sendt", "timer_fired": "Tidsfrist utløst", "completed": "Saken er avsluttet",
-    "terminated": "Avsluttet", "error": "Feil", "migrated": "Flyttet til ny versjon", "incident_resolved": "Startet igjen",
-    "notice_sent": "Utsending sendt", "notice_failed": "Utsending feilet", "notice_queued": "Utsending lagt i kø",
-    "notice_requeued": "Utsending sendt på nytt", "notice_cancelled": "Utsending avbrutt",
-    "koordinator_registrert": "Koordinator registrert på saken",
-    "planverktoy_registrert": "Planverktøy registrert på saken",
-    "samtykke_registrert": "Samtykke registrert på saken", "samtykke_trukket": "Samtykket trukket tilbake",
-}
 CONSENT_ACTIONS = {"gitt": "Samtykke gitt", "utvidet": "Samtykket utvidet", "endret": "Samtykket endret",
                    "trukket": "Samtykket trukket tilbake"}
-ROLE_NAMES = {"tjenesteyter": "Tjenesteyter", "koordinerende_enhet": "Koordinerende enhet", "koordinator": "Koordinator",
-              "leder": "Leder", "kommuneledelse": "Kommuneledelse"}
 
 
 @dataclass
 class Line:
     label: str
     text: str
+    technical: bool = False  # the routine's own name for it (no form asked): shown, but marked as such
 
 
 @dataclass
@@ -145,32 +130,52 @@ def collect(ctx: Orchestrator, session: Session, business_key: str, actor: Actor
 # --- one process of the case ------------------------------------------------------------------------
 def _process(ctx: Orchestrator, session: Session, row: Instance, sources: dict[str, int]) -> ProcessPart:
     bundle = ctx.specs.bundle(session, row.process_key, row.pins)
-    part = ProcessPart(row.id, bundle.spec.description or row.process_key, STATUS_NAMES.get(row.status, row.status),
+    part = ProcessPart(row.id, bundle.spec.description or row.process_key, wording.status_name(row.status),
                        row.created_at, row.completed_at, row.started_by)
     fields = _fields(ctx, session, row.pins)
     labels = {key: item.label for key, item in fields.items()}
-    for key, value in engine.current_data(engine.load(row.state, bundle)).items():
-        if key in fields:
-            part.data.append(Line(labels[key], text(_chosen(fields[key], value))))
+    current = engine.current_data(engine.load(row.state, bundle))
+    described = {i.key: i for i in casedata.for_case(ctx.specs, session, row.id, row.pins, bundle, current)}
+    vocabulary = casedata.vocabulary_for(ctx.specs, session, row.pins)
+    for key, value in current.items():  # everything stored: what no form asked for too (art. 15)
+        if key in described:
+            item = described[key]
+            part.data.append(Line(item.label, item.text or "\n".join(item.lines)))
+        elif vocabulary.knows(key) and key in labels:
+            part.data.append(Line(labels[key], text(value)))  # asked, left empty
         else:
-            part.other_data.append(Line(key, text(value)))
+            part.other_data.append(Line(key, text(value), technical=True))
     tasks = list(session.scalars(select(OpenTask).where(OpenTask.instance_id == row.id).order_by(OpenTask.created_at)))
-    part.open_tasks = [{"name": t.name or t.element_id, "role": ROLE_NAMES.get(t.role or "", t.role), "assignee": t.assignee,
+    part.open_tasks = [{"name": t.name or t.element_id, "role": wording.role_name(t.role) if t.role else None, "assignee": t.assignee,
                         "created_at": t.created_at, "due_at": t.due_at} for t in tasks]
     timers = list(session.scalars(select(WaitingTimer).where(WaitingTimer.instance_id == row.id)
                                   .order_by(WaitingTimer.due_at)))
     part.deadlines = [{"name": t.name or t.element_id, "due_at": t.due_at} for t in timers]
     waits = list(session.scalars(select(MessageWait).where(MessageWait.instance_id == row.id)))
-    part.waits = sorted({w.name for w in waits})
+    names = {e.id: e.name for e in bundle.elements.values() if e.name}
+    part.waits = sorted({names.get(w.element_id or "") or w.name for w in waits})  # by the diagram's words
     audit = list(session.scalars(select(AuditEntry).where(AuditEntry.instance_id == row.id).order_by(AuditEntry.id)))
-    part.history = [{"at": e.at, "who": e.actor, "what": ACTION_NAMES.get(e.action, e.action),
-                     "step": e.element_name or e.element_id,
-                     "data": [dataclasses.asdict(Line(labels.get(k, k), text(_chosen(fields[k], v) if k in fields else v)))
-                              for k, v in (e.data or {}).items()]}
+    values = {**samtykkeregister.record_values(tjenester.catalogue(ctx.settings).names), **wording.RECORD_VALUES}
+    part.history = [{"at": e.at, "who": e.actor, "what": wording.action_name(e.action),
+                     "step": e.element_name or ", ".join(names.get(i, i) for i in (e.element_id or "").split(",") if i)
+                     or None,
+                     "data": [dataclasses.asdict(_history_line(k, v, fields, values)) for k, v in (e.data or {}).items()]}
                     for e in audit]
     for table, found in (("tasks", tasks), ("timers", timers), ("message_waits", waits), ("audit_log", audit)):
         sources[table] = sources.get(table, 0) + len(found)
     return part
+
+
+def _history_line(key: str, value, fields: dict, values: dict) -> Line:
+    """One recorded value: under its form's label or the product's glossary, else marked technical."""
+    if key in fields:
+        return Line(fields[key].label, text(_chosen(fields[key], value)))
+    if key in wording.RECORD_FIELDS:
+        named = values.get(key) or {}
+        shown = [named.get(v, v) if isinstance(v, str) else v for v in value] if isinstance(value, list) \
+            else named.get(str(value), value)
+        return Line(wording.RECORD_FIELDS[key], text(shown))
+    return Line(key, text(value), technical=True)
 
 
 def _fields(ctx: Orchestrator, session: Session, pins: dict[str, int]) -> dict:
