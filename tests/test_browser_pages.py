@@ -1,0 +1,144 @@
+"""Every page type, as the demo users see it after `make run`, in headless Chromium:
+
+- axe-core (from npm, copied into the git-ignored vendor folder) finds no serious or critical
+  accessibility violation on any of them;
+- none scrolls sideways on a 390 px wide phone;
+- a task form can be filled in and sent with the keyboard alone, and focus can be seen.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from routines import ROOT
+from test_browser import Page, browser, live_server  # noqa: F401  (fixtures)
+
+from orchestrator.services import demo, instances, processes, users
+from orchestrator.services.access import SYSTEM
+from orchestrator.services.notices import queries
+
+selenium = pytest.importorskip("selenium")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+
+pytest_plugins = ["webtools"]  # the web fixtures: app
+pytestmark = pytest.mark.browser
+AXE = Path(__file__).resolve().parent.parent / "src/orchestrator/web/static/vendor/axe.min.js"
+BLOCKING = ("serious", "critical")
+
+
+@pytest.fixture
+def demo_world(orc, deploy, clock, tmp_path):
+    """The processes and forms of the repository, the demo users (with their passwords) and the demo cases."""
+    if not AXE.exists():
+        pytest.skip("axe-core is missing: run `make assets`")
+    deploy(ROOT / "processes", ROOT / "forms")
+    passwords = {name: password for name, password, _ in users.bootstrap(orc, tmp_path / "brukere.txt")}
+    demo.seed(orc, if_empty=True)
+    return passwords
+
+
+class Tour:
+    """Signs in as a demo user and checks pages: axe, then the width of a phone."""
+
+    def __init__(self, browser, base: str, passwords: dict[str, str]):
+        self.page = Page(browser, base)
+        self.driver, self.passwords = browser, passwords
+        self.problems: list[str] = []
+
+    def login(self, username: str):
+        self.driver.delete_all_cookies()
+        self.page.open("/login")
+        self.driver.find_element(By.ID, "username").send_keys(username)
+        self.driver.find_element(By.ID, "password").send_keys(self.passwords[username])
+        self.driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        self.page.find(".mainnav")
+
+    def check(self, path: str, ready: str = "main", name: str | None = None):
+        """Open `path` (or check the page already open, with path None) at desktop and phone width."""
+        where = path or self.driver.current_url
+        for width, height in ((1440, 1000), (390, 844)):
+            self.driver.set_window_size(width, height)
+            if path:
+                self.page.open(path)
+            try:
+                self.page.find(ready)
+            except TimeoutException:
+                self.problems.append(f"{where} ({width} px): never showed {ready}")
+                self.page.screenshot(f"feil-{len(self.problems)}.png")
+                continue
+            for v in self.axe():
+                targets = "; ".join(", ".join(map(str, n["target"])) for n in v["nodes"][:4])
+                self.problems.append(f"{where} ({width} px): {v['impact']} {v['id']}: {v['help']} [{targets}]")
+            if width == 390:
+                wide = self.driver.execute_script(
+                    "var s = document.scrollingElement; if (s.scrollWidth <= innerWidth) return null;"
+                    "return [s.scrollWidth, innerWidth, Array.from(document.querySelectorAll('body *'))"
+                    ".filter(function (e) { var r = e.getBoundingClientRect();"
+                    " return r.right > innerWidth + 1 && getComputedStyle(e).position !== 'fixed'; })"
+                    ".slice(0, 5).map(function (e) { return e.tagName + '.' + e.className; })];")
+                if wide:
+                    self.problems.append(f"{where} (390 px): scrolls sideways, {wide[0]} > {wide[1]}: {wide[2]}")
+            if name:
+                self.page.screenshot(f"{name}-{width}.png")
+            if not path:
+                break
+
+    def axe(self) -> list[dict]:
+        if not self.driver.execute_script("return typeof window.axe !== 'undefined'"):
+            self.driver.execute_script(AXE.read_text())
+        result = self.driver.execute_async_script(
+            "var done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']})"
+            ".then(function (r) { done(JSON.stringify(r.violations)); }, function (e) { done(JSON.stringify({error: String(e)})); });")
+        violations = json.loads(result)
+        assert not isinstance(violations, dict), violations
+        return [v for v in violations if v["impact"] in BLOCKING]
+
+
+def _first_task_path(orc, business_key: str) -> str:
+    case = [i for i in instances.list_instances(orc, SYSTEM, per_page=200).items if i.business_key == business_key][0]
+    task = [t for t in instances.get(orc, case.id, SYSTEM).tasks][0]
+    return f"/tasks/{task['id']}"
+
+
+def test_every_page_type_passes_axe_and_fits_a_phone(live_server, browser, orc, demo_world):
+    tour = Tour(browser, live_server, demo_world)
+    tour.check("/login", "#username", name="logg-inn")
+
+    tour.login("tina")  # tjenesteyter: her tasks, one task form, the case
+    tour.check("/tasks", "table.tasks")
+    tour.check("/tasks?scope=roles", "table.tasks")
+    tour.check(_first_task_path(orc, "9999/0001"), "form")
+    tour.check("/instances", "main h1")
+    tour.check("/tokens", "main h1")
+    tour.check("/finnes-ikke", "main h1")
+
+    tour.login("kari")  # koordinerende enhet: starts cases, reads all
+    tour.check("/instances/new", "main h1")
+    tour.check("/instances/new/oppstart", "form")
+    case = [i for i in instances.list_instances(orc, SYSTEM, per_page=200).items if i.business_key == "9999/0006"][0]
+    tour.check(f"/instances/{case.id}", "#diagram[data-state=ready]", name="sak")
+    tour.check("/instances?status=running", "main h1")
+
+    tour.login("mona")  # manager: overview, notices, all open tasks
+    tour.check("/dashboard", "main h1", name="fristoversikt")
+    tour.check("/tasks?scope=all", "table.tasks")
+    tour.check("/utsendinger", "main h1", name="utsendinger")
+    notice = queries.list_notices(orc, SYSTEM, business_key="9999/0007").items[0]
+    tour.check(f"/utsendinger/{notice.id}", "main h1", name="utsending")
+    tour.check("/processes", "main h1", name="prosesser")
+
+    tour.login("petra")  # process owner: processes, versions, editors
+    tour.check("/processes", "main h1")
+    tour.check("/processes/oppstart", "main h1")
+    tour.check("/processes/oppstart/versions/1", "#diagram[data-state=ready]")
+    tour.check("/processes/oppstart/flytting", "main h1")
+    tour.check("/modeler/oppstart", "#modeler[data-state=ready]", name="modellerer")
+    tour.check("/skjemaer/oppstart_melding/rediger", "main h1")
+    tour.check("/skjemaer/oppstart_melding/forhandsvisning", "main h1")
+    [table] = processes.list_processes(orc, SYSTEM, kind="dmn").items
+    tour.check(f"/tabeller/{table.key}/rediger", "main h1")
+    assert tour.problems == [], "\n".join(tour.problems)
