@@ -1,7 +1,7 @@
 """Instances: the filtered list, one instance on its diagram, and starting a new case."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ... import clock
 from ...services import instances, processes, samtykke, samtykkeregister, tasks, tjenester
@@ -103,6 +103,15 @@ def _overlays(detail) -> list[dict]:
         items.append({"element_id": t["element_id"], "kind": "timer", "label": f"Utløper {when(t['due_at'])}",
                       "who": "", "overdue": False})
     return items
+
+
+@bp.app_template_global()
+def may_start_cases() -> bool:
+    """Whether the signed-in person can start any routine: the menu offers «Start sak» only then."""
+    if "startable" not in g:
+        actor = current_actor()
+        g.startable = processes.startable(orchestrator(), actor) if actor.is_staff else []
+    return bool(g.startable)
 
 
 @bp.get("/instances/new")
