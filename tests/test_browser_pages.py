@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ selenium = pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 
 pytest_plugins = ["webtools"]  # the web fixtures: app
 pytestmark = pytest.mark.browser
@@ -142,3 +144,29 @@ def test_every_page_type_passes_axe_and_fits_a_phone(live_server, browser, orc, 
     [table] = processes.list_processes(orc, SYSTEM, kind="dmn").items
     tour.check(f"/tabeller/{table.key}/rediger", "main h1")
     assert tour.problems == [], "\n".join(tour.problems)
+
+
+def test_the_case_diagram_opens_readable_zooms_and_shows_a_steps_history(live_server, browser, orc, demo_world):
+    tour = Tour(browser, live_server, demo_world)
+    tour.login("kari")
+    case = [i for i in instances.list_instances(orc, SYSTEM, per_page=200).items if i.business_key == "9999/0003"][0]
+    detail = instances.get(orc, case.id, SYSTEM)
+    done = [h for h in detail.history if h["action"] == "task_completed" and h["element_id"]][-1]
+    page = tour.page
+    page.open(f"/instances/{case.id}")
+    page.find("#diagram[data-state=ready]")
+    zoom = "return parseFloat(document.querySelector('#diagram .viewport').getAttribute('transform').split('(')[1]);"
+    assert browser.execute_script(zoom) >= 0.79  # a wide routine opens at a size its labels can be read
+    page.find(".diagram-tools [data-zoom=fit]").click()
+    fitted = browser.execute_script(zoom)
+    assert fitted < 0.79  # the whole routine, smaller
+    page.find(".diagram-tools [data-zoom=in]").click()
+    assert browser.execute_script(zoom) > fitted
+    page.find(".diagram-tools [data-zoom=fit]").click()
+
+    step = page.find(f'g.djs-element[data-element-id="{done["element_id"]}"] .djs-hit')
+    ActionChains(browser).move_to_element(step).click().perform()
+    panel = page.visible("#step-history")
+    assert panel.get_attribute("data-element-id") == done["element_id"]
+    assert done["element_name"] in panel.text and "Oppgave fullført" in panel.text and done["actor"] in panel.text
+    assert re.search(r"\d{2}\.\d{2}\.\d{4} kl\. \d{2}:\d{2}: Oppgave fullført", panel.text), panel.text

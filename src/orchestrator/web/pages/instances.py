@@ -7,7 +7,7 @@ from ... import clock
 from ...services import instances, processes, samtykke, samtykkeregister, tasks, tjenester
 from ...services.errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
 from ..auth import current_actor, orchestrator
-from ..formatting import ROLE_NAMES, when
+from ..formatting import ACTION_NAMES, ROLE_NAMES, when
 from ..forms_render import FormView, parse_submission
 from . import PER_PAGE, int_arg
 
@@ -40,7 +40,7 @@ def instance_page(instance_id):
     detail = instances.get(orchestrator(), instance_id, actor)
     may_resume = bool(actor.roles & set(instances.INCIDENT_OPERATORS))
     return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail), may_resume=may_resume,
-                           **_consent(detail.business_key))
+                           element_history=_element_history(detail), **_consent(detail.business_key))
 
 
 def _consent(business_key: str | None) -> dict:
@@ -103,6 +103,17 @@ def _overlays(detail) -> list[dict]:
         items.append({"element_id": t["element_id"], "kind": "timer", "label": f"Utløper {when(t['due_at'])}",
                       "who": "", "overdue": False})
     return items
+
+
+def _element_history(detail) -> dict[str, list[dict]]:
+    """What happened at each step of this case (entered, taken, completed; when and by whom), for the
+    diagram: clicking a step shows its lines."""
+    steps: dict[str, list[dict]] = {}
+    for h in detail.history:
+        if h["element_id"]:
+            steps.setdefault(h["element_id"], []).append(
+                {"at": when(h["at"]), "who": h["actor"] or "", "what": ACTION_NAMES.get(h["action"], h["action"])})
+    return steps
 
 
 @bp.app_template_global()
