@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 from routines import ROOT
-from test_browser import Page, browser, live_server  # noqa: F401  (fixtures)
+from test_browser import Page, _user, browser, case, live_server  # noqa: F401  (fixtures)
 
-from orchestrator.services import demo, instances, processes, users
+from orchestrator.services import demo, instances, processes, tasks, users
 from orchestrator.services.access import SYSTEM
 from orchestrator.services.notices import queries
+
+from helpers import open_tasks
 
 selenium = pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -170,3 +172,46 @@ def test_the_case_diagram_opens_readable_zooms_and_shows_a_steps_history(live_se
     assert panel.get_attribute("data-element-id") == done["element_id"]
     assert done["element_name"] in panel.text and "Oppgave fullført" in panel.text and done["actor"] in panel.text
     assert re.search(r"\d{2}\.\d{2}\.\d{4} kl\. \d{2}:\d{2}: Oppgave fullført", panel.text), panel.text
+
+
+def test_a_task_form_is_filled_in_and_sent_with_the_keyboard_alone_and_focus_shows(live_server, browser, orc, case):
+    """Tab to each field, type or press Space, Enter on «Send inn»; every stop has a visible focus ring."""
+    _user(orc, "kora", "koordinator")
+    [task] = open_tasks(orc, case.id)
+    tasks.claim(orc, task.id, users.actor_for(orc, "kora"))
+    page = Page(browser, live_server)
+    page.login("kora")
+    page.open(f"/tasks/{task.id}")
+    page.find("form.task-form")
+    plan = {"samtaledato": "12.01.2027", "sted": "Familiens hjem", "antall_deltakere": "3", "samtykke": Keys.SPACE,
+            "samtykke_omfang": "Helseopplysninger til skolen", "tjenester": Keys.SPACE,
+            "parorende_informert": Keys.SPACE, "kontakt.navn": "Anne Forelder", "medlemmer.0.tittel": "Lærer",
+            "medlemmer.0.navn": "Per Lærer"}
+    done, unseen = set(), []
+    focused = "var e = document.activeElement; var s = getComputedStyle(e);" \
+              "return [e.name || '', e.id || '', e.tagName, s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2];"
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    for _ in range(120):
+        name, element_id, tag, ring = browser.execute_script(focused)
+        if not ring:
+            unseen.append(name or element_id or tag)
+        active = browser.switch_to.active_element
+        if element_id == "send-inn":
+            assert done == set(plan), f"not reached by Tab: {set(plan) - done}"
+            active.send_keys(Keys.ENTER)
+            break
+        if name in plan and name not in done:
+            active.send_keys(plan[name])
+            done.add(name)
+            if name == "samtykke":  # its answer shows «Hva samtykket gjelder» (asked of the server)
+                page.wait.until(lambda d: d.find_element(By.NAME, "samtykke_omfang").is_enabled())
+        active.send_keys(Keys.TAB)
+    else:
+        pytest.fail("«Send inn» was never reached with Tab")
+    page.wait.until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Hold oppstartmøte")
+    assert unseen == [], f"focus could not be seen on {unseen}"
+    data = instances.get(orc, case.id, SYSTEM).data
+    assert data["samtaledato"] == "2027-01-12" and data["samtykke"] == "ja" and data["tjenester"] == ["helsestasjon"]
+    assert data["parorende_informert"] is True and data["medlemmer"] == [{"tittel": "Lærer", "navn": "Per Lærer"}]
+    assert data["kontakt"]["navn"] == "Anne Forelder" and data["antall_deltakere"] == 3
