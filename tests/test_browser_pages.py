@@ -113,7 +113,7 @@ def test_every_page_type_passes_axe_and_fits_a_phone(live_server, browser, orc, 
     tour.check("/login", "#username", name="logg-inn")
 
     tour.login("tina")  # tjenesteyter: her tasks, one task form, the case
-    tour.check("/tasks", "table.tasks")
+    tour.check("/tasks", "table.tasks", name="oppgaver")
     tour.check("/tasks?scope=roles", "table.tasks")
     tour.check(_first_task_path(orc, "9999/0001"), "form")
     tour.check("/instances", "main h1")
@@ -125,7 +125,7 @@ def test_every_page_type_passes_axe_and_fits_a_phone(live_server, browser, orc, 
     tour.check("/instances/new/oppstart", "form")
     case = [i for i in instances.list_instances(orc, SYSTEM, per_page=200).items if i.business_key == "9999/0006"][0]
     tour.check(f"/instances/{case.id}", "#diagram[data-state=ready]", name="sak")
-    tour.check("/instances?status=running", "main h1")
+    tour.check("/instances?status=running", "main h1", name="saker")
 
     tour.login("mona")  # manager: overview, notices, all open tasks
     tour.check("/dashboard", "main h1", name="fristoversikt")
