@@ -45,3 +45,11 @@ def show_day(value: date) -> str:
 
 def show_moment(value: datetime) -> str:
     return value.strftime("%d.%m.%Y %H:%M")
+
+
+def day_text(value) -> str:
+    """A stored ISO date as people read it (dd.mm.åååå); what is no date comes back unchanged."""
+    try:
+        return show_day(parse_day(str(value)[:10]))
+    except ValueError:
+        return str(value)

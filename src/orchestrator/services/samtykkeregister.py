@@ -17,7 +17,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..forms.dates import DAY_FORMAT, parse_day
+from ..forms.dates import DAY_FORMAT, day_text, parse_day
 from ..store.models import AuditEntry, Consent, ConsentEvent, Instance, OpenTask
 from . import cases
 from .access import Actor
@@ -72,7 +72,7 @@ def require(session: Session, business_key: str | None, purpose: str, doing: str
         raise StepFailed(f"{doing}: det er ikke registrert noe samtykke i saken. Samtykke må innhentes og "
                          f"registreres først (forskrift § 17).")
     if consent.status == TRUKKET:
-        raise StepFailed(f"{doing}: samtykket i saken er trukket tilbake ({consent.trukket_dato or 'dato ukjent'}).")
+        raise StepFailed(f"{doing}: samtykket i saken er trukket tilbake ({day_text(consent.trukket_dato) if consent.trukket_dato else 'dato ukjent'}).")
     if purpose not in (consent.omfatter or []):
         raise StepFailed(f"{doing}: samtykket i saken omfatter ikke «{COVERS.get(purpose, purpose)}». "
                          f"Utvid samtykket på saken (det registreres) før du går videre.")
