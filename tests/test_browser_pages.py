@@ -31,6 +31,7 @@ pytest_plugins = ["webtools"]  # the web fixtures: app
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).resolve().parent.parent / "src/orchestrator/web/static/vendor/axe.min.js"
 BLOCKING = ("serious", "critical")
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts" / "screenshots"
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ class Tour:
                 self.page.find(ready)
             except TimeoutException:
                 self.problems.append(f"{where} ({width} px): never showed {ready}")
-                self.page.screenshot(f"feil-{len(self.problems)}.png")
+                self.screenshot(f"feil-{len(self.problems)}.png")
                 continue
             for v in self.axe():
                 targets = "; ".join(", ".join(map(str, n["target"])) for n in v["nodes"][:4])
@@ -86,9 +87,14 @@ class Tour:
                 if wide:
                     self.problems.append(f"{where} (390 px): scrolls sideways, {wide[0]} > {wide[1]}: {wide[2]}")
             if name:
-                self.page.screenshot(f"{name}-{width}.png")
+                self.screenshot(f"{name}-{width}.png")
             if not path:
                 break
+
+    def screenshot(self, name: str):
+        """Into the git-ignored artifacts (never docs/screenshots: these are for looking at a failure)."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.driver.save_screenshot(str(ARTIFACTS / f"sidetur-{name}"))
 
     def axe(self) -> list[dict]:
         if not self.driver.execute_script("return typeof window.axe !== 'undefined'"):
