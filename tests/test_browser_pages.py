@@ -88,8 +88,6 @@ class Tour:
                     self.problems.append(f"{where} (390 px): scrolls sideways, {wide[0]} > {wide[1]}: {wide[2]}")
             if name:
                 self.screenshot(f"{name}-{width}.png")
-            if not path:
-                break
 
     def screenshot(self, name: str):
         """Into the git-ignored artifacts (never docs/screenshots: these are for looking at a failure)."""
@@ -129,6 +127,9 @@ def test_every_page_type_passes_axe_and_fits_a_phone(live_server, browser, orc, 
     tour.login("kari")  # koordinerende enhet: starts cases, reads all
     tour.check("/instances/new", "main h1")
     tour.check("/instances/new/oppstart", "form")
+    browser.set_window_size(1440, 1000)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()  # nothing filled in
+    tour.check(None, ".error-summary", name="start-med-feil")  # the errors, in a summary and at each field
     case = [i for i in instances.list_instances(orc, SYSTEM, per_page=200).items if i.business_key == "9999/0006"][0]
     tour.check(f"/instances/{case.id}", "#diagram[data-state=ready]", name="sak")
     tour.check("/instances?status=running", "main h1", name="saker")
