@@ -61,3 +61,16 @@ def test_the_process_list_separates_routines_subroutines_forms_and_tables_by_tit
     assert f'>{names["opprettelse_av_koordinator"]}</a>' in sections["delrutiner"]
     assert f'>{names["samarbeid_steg1"]}</a>' in sections["skjemaer"]
     assert "samarbeid_steg1</" not in page and "<code>samarbeid</code>" not in page  # titles, not ids
+
+
+def test_a_server_error_page_asks_nothing_of_the_database_for_its_menu(orc, seeded, web, role_users, monkeypatch):
+    from orchestrator.services import tasks as task_service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("databasen svarer ikke")
+
+    monkeypatch.setattr(task_service, "list_tasks", broken)  # the task list fails ...
+    monkeypatch.setattr(processes, "startable", broken)  # ... and so would the menu's question
+    page = web.login(ROLE_USERS["koordinerende_enhet"]).get("/tasks")
+    assert page.status_code == 500 and "Noe gikk galt" in page.get_data(as_text=True)
+    assert "Start sak" not in MENU.search(page.get_data(as_text=True)).group(1)

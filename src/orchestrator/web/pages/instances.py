@@ -121,7 +121,8 @@ def may_start_cases() -> bool:
     """Whether the signed-in person can start any routine: the menu offers «Start sak» only then."""
     if "startable" not in g:
         actor = current_actor()
-        g.startable = processes.startable(orchestrator(), actor) if actor.is_staff else []
+        # a server error's page asks nothing of the database (it may be what failed)
+        g.startable = processes.startable(orchestrator(), actor) if actor.is_staff and not g.get("failed") else []
     return bool(g.startable)
 
 
