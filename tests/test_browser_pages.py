@@ -141,6 +141,9 @@ def test_every_page_type_passes_axe_and_fits_a_phone(live_server, browser, orc, 
     notice = queries.list_notices(orc, SYSTEM, business_key="9999/0007").items[0]
     tour.check(f"/utsendinger/{notice.id}", "main h1", name="utsending")
     tour.check("/processes", "main h1", name="prosesser")
+    tour.check("/tilgangslogg", "main h1", name="tilgangslogg")
+    tour.check("/innsyn", "main h1")
+    tour.check("/innsyn/dokument?sak=9999/0003", "main h1, h1")
 
     tour.login("petra")  # process owner: processes, versions, editors
     tour.check("/processes", "main h1")
