@@ -63,7 +63,9 @@ def test_a_task_page_shows_the_case_context_and_the_form(web, role_users, deploy
     assert {"samtaledato", "sted", "samtykke", "tjenester", "parorende_informert", "kontakt.navn",
             "medlemmer.0.navn", "medlemmer.1.tittel", "csrf_token"} <= names
     assert 'name="medlemmer.__INDEX__.navn"' in html  # the row template for "Legg til rad"
-    assert 'type="date"' in html and "Send inn" in html
+    assert re.search(r'<p class="hint" id="f-samtaledato-format">Skriv dd\.mm\.åååå</p>\s*<input id="f-samtaledato" '
+                     r'name="samtaledato" value=""\s+type="text" inputmode="numeric"', html), "a date is typed as dd.mm.åååå"
+    assert "Send inn" in html
 
 
 def test_invalid_form_data_shows_errors_in_place_and_keeps_the_input(web, role_users, deploy, orc):
@@ -311,9 +313,11 @@ def test_stored_times_are_shown_in_oslo_time_and_typed_input_is_kept_as_typed():
     from orchestrator.web.forms_render import input_value, render_text
 
     moment = Field(type="datetime", key="moetetid", subtype="datetime")
-    assert input_value(moment, "2027-03-15T09:00:00+00:00") == "2027-03-15T10:00"  # CET
-    assert input_value(moment, "2027-06-15T08:00:00+00:00") == "2027-06-15T10:00"  # CEST
-    assert input_value(moment, "2027-03-15T10:00") == "2027-03-15T10:00"
+    assert input_value(moment, "2027-03-15T09:00:00+00:00") == "15.03.2027 10:00"  # CET
+    assert input_value(moment, "2027-06-15T08:00:00+00:00") == "15.06.2027 10:00"  # CEST
+    assert input_value(moment, "2027-03-15T10:00") == "15.03.2027 10:00"
+    assert input_value(moment, "15.03.2027 kl 25") == "15.03.2027 kl 25"  # typed, not valid: kept to be corrected
+    assert input_value(Field(type="datetime", key="d", subtype="date"), "2027-03-15") == "15.03.2027"
     assert input_value(Field(type="number", key="n"), 3.0) == "3"
     html = str(render_text("## Møte\nTid: {{ moetetid }} <script>x</script>", {"moetetid": "2027-03-15T09:00:00+00:00"}))
     assert "<h4>Møte</h4>" in html and "15.03.2027 kl. 10:00" in html and "<script>" not in html

@@ -130,7 +130,7 @@ def test_withdrawal_after_the_innkalling_was_queued_ends_every_dependent_process
     assert "samtykke_trukket_slutt" in instances.get(orc, oppstart.id, SYSTEM).completed_elements
     for ended in (group.id, change.id):
         [entry] = [h for h in instances.get(orc, ended, SYSTEM).history if h["action"] == "terminated"]
-        assert entry["data"]["grunn"] == "Samtykket er trukket tilbake (2027-02-01)."
+        assert entry["data"]["grunn"] == "Samtykket er trukket tilbake (01.02.2027)."
     # nothing of the dependent processes is left in any queue; the samarbeid check (a duty) goes on
     with orc.db.read() as session:
         dependent = [group.id, change.id, oppstart.id]
@@ -143,7 +143,7 @@ def test_withdrawal_after_the_innkalling_was_queued_ends_every_dependent_process
     assert [t.element_id for t in open_tasks(orc, samarbeid.id)]
     cancelled = _notices(orc, "SAK-1")
     assert [(n.status, n.last_error) for n in cancelled] == [
-        ("cancelled", "Samtykket er trukket tilbake (2027-02-01).")] * 3
+        ("cancelled", "Samtykket er trukket tilbake (01.02.2027).")] * 3
     worker = Worker(orc, owner="worker-1")
     for moment in (clock.now(), meeting, meeting + timedelta(days=200)):
         clock.set(moment)

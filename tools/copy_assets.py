@@ -33,6 +33,8 @@ FILES = {
     "dmn-js/dist/assets/dmn-js-literal-expression.css": "dmn-js-literal-expression.css",
     "dmn-js/dist/assets/dmn-js-boxed-expression.css": "dmn-js-boxed-expression.css",
     "dmn-js/dist/assets/dmn-js-boxed-expression-controls.css": "dmn-js-boxed-expression-controls.css",
+    # the accessibility checker the browser tests run on every page type (never served to a page)
+    "axe-core/axe.min.js": "axe.min.js",
 }
 FOLDERS = {"bpmn-js/dist/assets/bpmn-font": "bpmn-font", "dmn-js/dist/assets/dmn-font": "dmn-font"}
 

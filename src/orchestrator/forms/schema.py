@@ -7,12 +7,13 @@ Messages are Norwegian and keyed by field path, so pages and the API show them i
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import time
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..clock import OSLO
 from . import feel
+from .dates import DAY_FORMAT, MOMENT_FORMAT, parse_day, parse_moment
 from .model import Field, FormDefinition
 
 MESSAGES = {
@@ -45,25 +46,25 @@ class FormConditionFailed(FormInvalid):
 
 
 class IsoDate(fields.Field):
-    default_error_messages = {"invalid": "Ugyldig dato (bruk ÅÅÅÅ-MM-DD)."}
+    """Typed as dd.mm.åååå (ISO also accepted), stored as ISO."""
+
+    default_error_messages = {"invalid": f"Ugyldig dato (skriv {DAY_FORMAT}, for eksempel 24.03.2027)."}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value.isoformat()
         try:
-            return date.fromisoformat(str(value)).isoformat()
+            return parse_day(value).isoformat()
         except ValueError:
             raise self.make_error("invalid") from None
 
 
 class IsoDateTime(fields.Field):
-    """`2027-03-01T10:00` (read as Norwegian time) or with an offset; stored with an offset."""
+    """`01.03.2027 10:00` or `2027-03-01T10:00` (read as Norwegian time) or with an offset; stored with an offset."""
 
-    default_error_messages = {"invalid": "Ugyldig tidspunkt (bruk ÅÅÅÅ-MM-DD TT:MM)."}
+    default_error_messages = {"invalid": f"Ugyldig tidspunkt (skriv {MOMENT_FORMAT}, for eksempel 24.03.2027 10:00)."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
-            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            moment = parse_moment(value)
         except ValueError:
             raise self.make_error("invalid") from None
         if moment.tzinfo is None:

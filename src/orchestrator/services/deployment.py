@@ -58,6 +58,7 @@ class _Form:
     key: str
     filename: str
     content: bytes
+    title: str | None = None  # the form's own title: what the process list shows
 
 
 def collect_files(paths: list[str | Path]) -> list[tuple[str, bytes]]:
@@ -122,7 +123,7 @@ def _read_all(files):
             for unknown in rules.unknown_rules(form):
                 problems.append(Problem(name, f"ukjent regel «{unknown}» (kjente regler: {', '.join(sorted(rules.RULES))})"))
             problems += deploy_checks.form_lengths(name, key)
-            forms.append(_Form(key, name, content))
+            forms.append(_Form(key, name, content, (form.title or "")[:300] or None))
             continue
         try:
             root = xmlsafe.parse(content)
@@ -295,7 +296,7 @@ def _store(session, definitions: list[Definition], forms: list[_Form], actor: Ac
     results, refused = [], []
     now = clock.now()
     items = [(d.key, d.kind, d.name, d.filename, d.content, d) for d in definitions]
-    items += [(f.key, "form", None, f.filename, f.content, None) for f in forms]
+    items += [(f.key, "form", f.title, f.filename, f.content, None) for f in forms]
     for key, kind, name, filename, content, definition in items:
         digest = hashlib.sha256(content).hexdigest()
         latest = SpecCache.latest_row(session, key)

@@ -257,7 +257,7 @@ def startable(ctx: Orchestrator, actor: Actor) -> list[Startable]:
     """
     found = []
     with ctx.db.read() as session:
-        called = {k for r in SpecCache.latest_rows(session, kind="bpmn") for k in (r.called_processes or [])}
+        called = _called(session)
         for row in SpecCache.latest_rows(session, kind="bpmn"):
             if row.key in called:
                 continue
@@ -273,6 +273,16 @@ def startable(ctx: Orchestrator, actor: Actor) -> list[Startable]:
                 form = ctx.specs.form(session, start.form_key, form_row.version) if form_row else None
             found.append(Startable(row.key, row.name, row.version, role, form))
     return found
+
+
+def subroutines(ctx: Orchestrator) -> set[str]:
+    """Keys of the processes other processes call (nobody starts them from a page)."""
+    with ctx.db.read() as session:
+        return _called(session)
+
+
+def _called(session) -> set[str]:
+    return {k for r in SpecCache.latest_rows(session, kind="bpmn") for k in (r.called_processes or [])}
 
 
 def startable_process(ctx: Orchestrator, key: str, actor: Actor) -> Startable:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..engine import workflow as engine
+from ..forms.dates import day_text
 from ..store.models import Instance, MessageWait
 from . import casedata, cases, runtime, samtykkeregister as register, tilgangslogg, tjenester, validation, wording
 from .access import Actor
@@ -171,7 +172,7 @@ def withdraw(ctx: Orchestrator, session: Session, business_key: str, data: dict,
     dato = data.get("dato") or data.get("samtykke_trukket_dato")
     register.record_withdrawal(session, business_key, dato, bool(data.get("informert_om_folger")), actor, origin)
     consent = register.get(session, business_key)
-    reason = f"Samtykket er trukket tilbake ({consent.trukket_dato})."
+    reason = f"Samtykket er trukket tilbake ({day_text(consent.trukket_dato)})."
     message = {"samtykke_trukket_dato": consent.trukket_dato, "informert_om_folger": True,
                "samtykke_trukket_kommentar": data.get("kommentar") or data.get("samtykke_trukket_kommentar")}
     ended = _end_dependents(ctx, session, business_key, reason, actor, message, skip=origin, depth=depth)

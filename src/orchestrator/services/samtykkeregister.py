@@ -12,12 +12,12 @@ of the service catalogue, services/tjenester.py). The person themself and their 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..forms.dates import DAY_FORMAT, day_text, parse_day
 from ..store.models import AuditEntry, Consent, ConsentEvent, Instance, OpenTask
 from . import cases
 from .access import Actor
@@ -78,7 +78,7 @@ def require(session: Session, business_key: str | None, purpose: str, doing: str
         raise StepFailed(f"{doing}: det er ikke registrert noe samtykke i saken. Samtykke må innhentes og "
                          f"registreres først (forskrift § 17).")
     if consent.status == TRUKKET:
-        raise StepFailed(f"{doing}: samtykket i saken er trukket tilbake ({consent.trukket_dato or 'dato ukjent'}).")
+        raise StepFailed(f"{doing}: samtykket i saken er trukket tilbake ({day_text(consent.trukket_dato) if consent.trukket_dato else 'dato ukjent'}).")
     if purpose not in (consent.omfatter or []):
         raise StepFailed(f"{doing}: samtykket i saken omfatter ikke «{COVERS.get(purpose, purpose)}». "
                          f"Utvid samtykket på saken (det registreres) før du går videre.")
@@ -163,9 +163,9 @@ def parse_given(data: dict, services, where: str = "Samtykket") -> Given:
     dato = data.get("dato")
     if dato:
         try:
-            dato = date.fromisoformat(str(dato)[:10]).isoformat()
+            dato = _day(dato)
         except ValueError:
-            problems.append(("dato", "Bruk en dato (ÅÅÅÅ-MM-DD)."))
+            problems.append(("dato", DATE_PROBLEM))
     gitt_av = data.get("gitt_av") or None
     if gitt_av is not None and gitt_av not in GIVERS:
         problems.append(("gitt_av", f"Bruk {', '.join(GIVERS)}."))
@@ -238,9 +238,18 @@ def _iso_date(value) -> str | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(str(value)[:10]).isoformat()
+        return _day(value)
     except ValueError:
-        raise Invalid("Ugyldig dato", {"dato": ["Bruk en dato (ÅÅÅÅ-MM-DD)."]}) from None
+        raise Invalid("Ugyldig dato", {"dato": [DATE_PROBLEM]}) from None
+
+
+DATE_PROBLEM = f"Skriv datoen som {DAY_FORMAT}."
+
+
+def _day(value) -> str:
+    """dd.mm.åååå as typed on the case page, or ISO (a date or the start of a timestamp) from forms and the API."""
+    text = str(value).strip()
+    return parse_day(text if "." in text else text[:10]).isoformat()
 
 
 def _event(session: Session, business_key: str, actor: Actor, action: str, instance_id: int | None,

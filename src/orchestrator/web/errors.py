@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, g, jsonify, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -53,6 +53,8 @@ def json_error(status: int, message: str, **extra):
 
 
 def page_error(status: int, message: str | None = None, problems=None):
+    if status >= 500:
+        g.failed = True  # the page's menu asks nothing more of what may have failed
     return render_template("errors/error.html", status=status, title=TITLES.get(status, "Feil"),
                            message=message or MESSAGES.get(status, ""), problems=problems or []), status
 

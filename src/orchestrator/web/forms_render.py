@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
+from ..forms.dates import DAY_FORMAT, MOMENT_FORMAT, parse_day, parse_moment, show_day, show_moment
 from ..forms.model import Field, FormDefinition
 from ..forms.schema import visible_components
 from .formatting import to_oslo, value_text
@@ -21,6 +22,7 @@ MAX_ROWS = 100
 STATIC_TYPES = {"text", "separator", "spacer", "html"}
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 _HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -111,15 +113,25 @@ def input_value(component: Field, value) -> str:
     if value is None:
         return ""
     if component.type == "datetime" and isinstance(value, str):
-        if component.subtype == "datetime":
-            moment = to_oslo(value) if _HAS_OFFSET.search(value) else None  # typed input stays as typed
-            return moment.strftime("%Y-%m-%dT%H:%M") if moment else value
-        return value
+        return _date_input(component.subtype, value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (list, dict)):
         return ""
     return str(value)
+
+
+def _date_input(subtype: str | None, value: str) -> str:
+    """Stored ISO as typed on the page: dd.mm.åååå (and tt:mm); what cannot be read stays as typed."""
+    if subtype == "time" or not _ISO_DATE.match(value):
+        return value
+    try:
+        if subtype == "date":
+            return show_day(parse_day(value))
+        moment = to_oslo(value) if _HAS_OFFSET.search(value) else parse_moment(value)
+        return show_moment(moment) if moment else value
+    except ValueError:
+        return value
 
 
 def selected(component: Field, value) -> set[str]:
@@ -306,5 +318,12 @@ def jinja_helpers() -> dict:
     return {
         "field_name": name_of, "field_id": field_id, "value_at": value_at, "group_values": group_values,
         "list_rows": list_rows, "input_value": input_value, "selected": selected, "is_checked": is_checked,
-        "render_text": render_text, "split_source": split_source,
+        "render_text": render_text, "split_source": split_source, "date_format": date_format,
     }
+
+
+def date_format(component: Field) -> str | None:
+    """How a date field is typed on the page (shown beside it), None for other fields."""
+    if component.type != "datetime" or component.subtype == "time":
+        return None
+    return DAY_FORMAT if component.subtype == "date" else MOMENT_FORMAT

@@ -1,7 +1,7 @@
 """Instances: the filtered list, one instance on its diagram, and starting a new case."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ... import clock
 from ...services import instances, processes, samtykke, samtykkeregister, tjenester, wording
@@ -41,6 +41,7 @@ def instance_page(instance_id):
     detail = instances.get(orchestrator(), instance_id, actor)
     may_resume = bool(actor.roles & set(instances.INCIDENT_OPERATORS))
     return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail), may_resume=may_resume,
+                           element_history=_element_history(detail),
                            reads=recent_reads(detail.business_key), **_consent(detail.business_key))
 
 
@@ -104,6 +105,27 @@ def _overlays(detail) -> list[dict]:
         items.append({"element_id": t["element_id"], "kind": "timer", "label": f"Utløper {when(t['due_at'])}",
                       "who": "", "overdue": False})
     return items
+
+
+def _element_history(detail) -> dict[str, list[dict]]:
+    """What happened at each step of this case (entered, taken, completed; when and by whom), for the
+    diagram: clicking a step shows its lines."""
+    steps: dict[str, list[dict]] = {}
+    for h in detail.history:
+        if h["element_id"]:
+            steps.setdefault(h["element_id"], []).append(
+                {"at": when(h["at"]), "who": h["actor"] or "", "what": wording.action_name(h["action"])})
+    return steps
+
+
+@bp.app_template_global()
+def may_start_cases() -> bool:
+    """Whether the signed-in person can start any routine: the menu offers «Start sak» only then."""
+    if "startable" not in g:
+        actor = current_actor()
+        # a server error's page asks nothing of the database (it may be what failed)
+        g.startable = processes.startable(orchestrator(), actor) if actor.is_staff and not g.get("failed") else []
+    return bool(g.startable)
 
 
 @bp.get("/instances/new")

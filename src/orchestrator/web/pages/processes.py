@@ -10,7 +10,6 @@ from ..api.processes import source_response
 from ..auth import current_actor, orchestrator
 from ..forms_render import FormView, parse_submission
 from ..security import MODELER_POLICY
-from . import PER_PAGE, int_arg
 
 bp = Blueprint("processes", __name__)
 
@@ -21,12 +20,21 @@ def process_list():
 
 
 def _list_page(problems=None, status: int = 200):
+    """Routines (what staff start), the subroutines they call, forms and decision tables, each by title."""
     actor, ctx = current_actor(), orchestrator()
-    page = processes.list_processes(ctx, actor, request.args.get("kind") if request.args.get("kind") in processes.KINDS
-                                    else None, int_arg("page"), PER_PAGE)
+    by_kind = {kind: processes.list_processes(ctx, actor, kind, 1, 200).items for kind in processes.KINDS}
+    called = processes.subroutines(ctx)
+    sections = [
+        ("rutiner", "Rutiner", "Prosessene de ansatte starter saker i.",
+         [p for p in by_kind["bpmn"] if p.key not in called]),
+        ("delrutiner", "Delrutiner", "Startes av en annen rutine, aldri for seg selv.",
+         [p for p in by_kind["bpmn"] if p.key in called]),
+        ("skjemaer", "Skjemaer", "Skjemaene oppgavene i rutinene fylles ut med.", by_kind["form"]),
+        ("tabeller", "Beslutningstabeller", "Reglene rutinene slår opp i.", by_kind["dmn"]),
+    ]
     owner = actor.has(PROCESS_OWNER)
-    return render_template("processes/list.html", page=page, problems=problems or [], may_deploy=owner,
-                           drafts=drafts.list_drafts(ctx, actor) if owner else []), status
+    return render_template("processes/list.html", sections=[s for s in sections if s[3]], problems=problems or [],
+                           may_deploy=owner, drafts=drafts.list_drafts(ctx, actor) if owner else []), status
 
 
 @bp.post("/processes/upload")

@@ -21,7 +21,9 @@ def task_list():
     queue = tasks.list_tasks(ctx, actor, "roles", page if scope == "roles" else 1, PER_PAGE)
     everything = (tasks.list_tasks(ctx, actor, "all", page if scope == "all" else 1, PER_PAGE)
                   if actor.reads_all_instances else None)
-    if scope not in ("mine", "roles") and not (scope == "all" and everything is not None):
+    if everything is not None and not actor.is_staff:
+        scope = "all"  # a manager has no tasks of their own: «Alle åpne oppgaver» is their list
+    elif scope not in ("mine", "roles") and not (scope == "all" and everything is not None):
         scope = "mine" if mine.total else "roles"
     shown = {"mine": mine, "roles": queue, "all": everything}[scope]
     names = {p.key: p.name for p in processes.list_processes(ctx, actor, kind="bpmn", per_page=200).items}

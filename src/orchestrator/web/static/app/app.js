@@ -106,4 +106,18 @@
     var summary = document.querySelector(".error-summary[tabindex]");
     if (summary) summary.focus();
   });
+
+  // --- tables on a phone: each cell names its column (app.css stacks the rows) ---------------
+  function labelCells(table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    if (!heads.length) return;
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, i) {
+        if (heads[i] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", heads[i]);
+      });
+    });
+  }
+  document.querySelectorAll("table.table").forEach(labelCells);
 })();

@@ -62,6 +62,69 @@
     });
   }
 
+  // Readable labels: a wide routine fitted into the box draws its text too small to read, so the
+  // diagram opens no smaller than READABLE, at the step the case waits at (or its start).
+  var READABLE = 0.8;
+
+  function place() {
+    var canvas = viewer.get("canvas");
+    canvas.zoom("fit-viewport", "auto");
+    if (canvas.zoom() >= READABLE) return;
+    var registry = viewer.get("elementRegistry");
+    var focus = state && state.active.map(function (id) { return registry.get(id); }).filter(Boolean)[0];
+    if (!focus) focus = registry.filter(function (e) { return e.type === "bpmn:StartEvent"; })[0];
+    canvas.zoom(READABLE);
+    if (focus) canvas.scrollToElement(focus, { top: 80, left: 120, right: 120, bottom: 80 });
+  }
+
+  function wireTools() {
+    var tools = document.querySelector(".diagram-tools");
+    if (!tools) return;
+    var canvas = viewer.get("canvas");
+    tools.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-zoom]");
+      if (!button) return;
+      var how = button.getAttribute("data-zoom");
+      if (how === "fit") canvas.zoom("fit-viewport", "auto");
+      else canvas.zoom(Math.min(4, Math.max(0.2, canvas.zoom() * (how === "in" ? 1.25 : 0.8))));
+    });
+  }
+
+  // Clicking a step shows what happened there in this case (the server's history, by step).
+  function wireHistory() {
+    var panel = document.getElementById("step-history");
+    if (!panel || !state || !state.history) return;
+    viewer.get("eventBus").on("element.click", function (event) {
+      var element = event.element;
+      if (!element || element.type === "bpmn:Process" || element.type === "bpmn:Collaboration" ||
+          element.type === "bpmn:Participant" || element.type === "bpmn:Lane" || element.type === "label") return;
+      var bo = element.businessObject;
+      var lines = state.history[element.id] || [];
+      panel.textContent = "";
+      var title = document.createElement("h3");
+      title.textContent = bo.name || "Steget uten navn";
+      panel.appendChild(title);
+      if (!lines.length) {
+        var none = document.createElement("p");
+        none.className = "muted";
+        none.textContent = state.active.indexOf(element.id) >= 0 ? "Saken står her nå." :
+          state.completed.indexOf(element.id) >= 0 ? "Saken har passert dette steget." :
+          "Saken har ikke vært innom dette steget.";
+        panel.appendChild(none);
+      } else {
+        var list = document.createElement("ul");
+        lines.forEach(function (line) {
+          var item = document.createElement("li");
+          item.textContent = line.at + ": " + line.what + (line.who ? " (" + line.who + ")" : "");
+          list.appendChild(item);
+        });
+        panel.appendChild(list);
+      }
+      panel.hidden = false;
+      panel.setAttribute("data-element-id", element.id);
+    });
+  }
+
   function markDiff() {
     var url = container.getAttribute("data-diff-url");
     if (!url) return null;
@@ -99,7 +162,9 @@
     })
     .then(function (xml) { return viewer.importXML(xml); })
     .then(function () {
-      viewer.get("canvas").zoom("fit-viewport", "auto");
+      place();
+      wireTools();
+      wireHistory();
       if (state) mark();
       return markDiff();
     })
