@@ -212,6 +212,18 @@ CASES = [
          only(302, {TY, KE}, 404)),
     Case("GET /dashboard", lambda c, w, t: c.get("/dashboard"), only(200, {KE, MA}, 403)),
     Case("GET /utsendinger", lambda c, w, t: c.get("/utsendinger"), only(200, {KE, MA}, 403)),
+    # --- the read-access log and innsyn: managers only (decision 0023) ---
+    Case("GET /tilgangslogg", lambda c, w, t: c.get("/tilgangslogg"), only(200, {MA}, 403)),
+    Case("GET /tilgangslogg?sak=SAK-A", lambda c, w, t: c.get("/tilgangslogg?sak=SAK-A&fra=01.01.2020"),
+         only(200, {MA}, 403)),
+    Case("GET /instances/A shows who read it", lambda c, w, t: _status_if(
+        c.get(f"/instances/{w.instance_a}"), "Hvem har lest saken"), only(200, {MA}, 204)),
+    Case("GET api tilgangslogg", lambda c, w, t: c.api("GET", "/api/v1/tilgangslogg?sak=SAK-A", t),
+         only(200, {MA}, 403)),
+    Case("GET /innsyn", lambda c, w, t: c.get("/innsyn"), only(200, {MA}, 403)),
+    Case("GET /innsyn/dokument?sak=SAK-A", lambda c, w, t: c.get("/innsyn/dokument?sak=SAK-A"), only(200, {MA}, 403)),
+    Case("GET /innsyn/data.json?sak=SAK-A", lambda c, w, t: c.get("/innsyn/data.json?sak=SAK-A"),
+         only(200, {MA}, 403)),
     Case("GET /processes", lambda c, w, t: c.get("/processes"), ALL),
     Case("GET /processes/test_gateway", lambda c, w, t: c.get("/processes/test_gateway"), ALL),
     Case("GET /processes/…/versions/1", lambda c, w, t: c.get("/processes/test_gateway/versions/1"), ALL),

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..engine import workflow as engine
 from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
-from . import cases, rules, runtime, samtykkeregister, tasks, validation
+from . import casedata, cases, rules, runtime, samtykkeregister, tasks, tilgangslogg, tjenester, validation, wording
 from .access import MANAGER, PROCESS_OWNER, Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -48,6 +48,8 @@ class InstanceDetail(InstanceSummary):
     walked: list[tuple[str, str]] = field(default_factory=list)
     active_elements: list[str] = field(default_factory=list)
     waiting_messages: list[str] = field(default_factory=list)
+    case_data: list = field(default_factory=list)  # casedata.Item: the data as a person reads it
+    waiting_for: list[str] = field(default_factory=list)  # the message waits, as the diagram names their events
 
 
 
@@ -74,7 +76,7 @@ def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = 
         if not may_start(session, actor, start_info.role if start_info else None, business_key,
                          start_info.starters if start_info else ()):
             role = start_info.role if start_info else None
-            raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
+            raise Forbidden(f"Prosessen startes av rollen «{wording.role_name(role)}»" if role else
                             "Bare ansatte med en tjenesterolle kan starte saker")
         if form is not None:
             data, errors = rules.validated(form, data)
@@ -156,7 +158,16 @@ def may_view(session: Session, actor: Actor, instance_id: int) -> bool:
         Instance.id == instance_id, _visible_to(actor))) > 0
 
 
-def get(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
+def get(ctx: Orchestrator, instance_id: int, actor: Actor, *, logged_as: str | None = tilgangslogg.SAK) -> InstanceDetail:
+    """One instance with its data, tasks, timers and history; the read is logged as `logged_as` (None only
+    where the caller shows none of it: a form post that answers with a redirect)."""
+    detail = _detail(ctx, instance_id, actor)
+    if logged_as is not None:
+        tilgangslogg.record(ctx, actor, logged_as, detail.business_key, detail.id)
+    return detail
+
+
+def _detail(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
     with ctx.db.read() as session:
         row = session.get(Instance, instance_id)
         if row is None or not may_view(session, actor, instance_id):
@@ -174,10 +185,33 @@ def get(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
             for t in sorted(row.timers, key=lambda t: t.due_at)
         ]
         detail.history = history(session, instance_id)
+        detail.case_data = casedata.for_case(ctx.specs, session, instance_id, row.pins, bundle, detail.data)
+        _describe_history(ctx, session, bundle, row.pins, detail.history)
         detail.completed_elements, detail.walked = done, walked
         detail.active_elements = engine.active_elements(workflow)
         detail.waiting_messages = sorted({w.name for w in row.message_waits})
+        detail.waiting_for = _waits_described(bundle, row.message_waits)
         return detail
+
+
+def _describe_history(ctx: Orchestrator, session: Session, bundle, pins, entries: list[dict]) -> None:
+    """Each entry's step by its name in the diagram (a timer's too) and its data as lines to read."""
+    names = {e.id: e.name for e in bundle.elements.values() if e.name}
+    vocabulary = casedata.vocabulary_for(ctx.specs, session, pins)
+    forms_by_element = casedata.forms_of_elements(bundle)
+    values = {**samtykkeregister.record_values(tjenester.catalogue(ctx.settings).names), **wording.RECORD_VALUES}
+    for entry in entries:
+        if not entry["element_name"] and entry["element_id"]:
+            steps = [names.get(i) for i in entry["element_id"].split(",")]
+            entry["element_name"] = ", ".join(s for s in steps if s) or None
+        entry["details"] = casedata.history_lines(entry, vocabulary, forms_by_element, wording.RECORD_FIELDS, values)
+
+
+def _waits_described(bundle, waits) -> list[str]:
+    """What the case waits to hear, in the diagram's words: the catching event's name (the process
+    owner's text), never the message's technical name."""
+    names = {e.id: e.name for e in bundle.elements.values() if e.name}
+    return sorted({names.get(w.element_id or "") or "En melding til saken" for w in waits})
 
 
 def resume(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceSummary:

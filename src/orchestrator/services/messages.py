@@ -20,7 +20,7 @@ from ..engine import workflow as engine
 from ..forms.model import FormDefinition
 from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import Instance, MessageWait, OpenTask
-from . import cases, instances, rules, runtime, tasks, validation
+from . import cases, instances, rules, runtime, tasks, validation, wording
 from .access import Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -120,7 +120,7 @@ def _validated_start(ctx: Orchestrator, session: Session, key: str, name: str, a
                   and e.top_level and e.message == name), None)
     role = start.role if start else None
     if not instances.may_start(session, actor, role, business_key, start.starters if start else ()):
-        raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
+        raise Forbidden(f"Prosessen startes av rollen «{wording.role_name(role)}»" if role else
                         "Bare ansatte med en tjenesterolle kan starte saker")
     form = ctx.specs.form_for(session, pins, start.form_key) if start and start.form_key else None
     if form is None:

@@ -24,7 +24,7 @@ from ..engine import workflow as engine
 from ..engine.parser import SpecBundle
 from ..store.db import Database
 from ..store.models import AuditEntry, Instance, MessageWait, OpenTask, WaitingTimer
-from . import assignment, jobs
+from . import assignment, jobs, wording
 from .access import Actor
 from .context import CONFLICT_MESSAGE, Orchestrator
 from .errors import Conflict, NotFound, ServiceError, StepFailed
@@ -34,8 +34,8 @@ NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)  # sorts tasks without
 MAX_DEPTH = 10  # messages passed on from instance to instance within one step
 EMPTY_INDEX = {"tasks": [], "timers": [], "waits": []}
 NOT_RUNNING = {
-    COMPLETED: "Saken er avsluttet; den kan ikke endres lenger.",
-    TERMINATED: "Saken er stoppet; den kan ikke endres lenger.",
+    COMPLETED: "Saken er fullført; den kan ikke endres lenger.",
+    TERMINATED: "Saken er avbrutt; den kan ikke endres lenger.",
     ERROR: ("Saken har stoppet på en feil (se saken). Den kan ikke gå videre før feilen er rettet og saken "
             "er startet igjen av en leder eller prosesseier."),
 }
@@ -142,7 +142,7 @@ def load(ctx: Orchestrator, session: Session, instance_id: int, actor: Actor, de
     if row is None:
         raise NotFound(f"instans {instance_id} finnes ikke")
     if running and row.status != RUNNING:
-        raise Conflict(NOT_RUNNING.get(row.status, f"Saken har status «{row.status}»."))
+        raise Conflict(NOT_RUNNING.get(row.status, wording.status_sentence(row.status)))
     bundle = ctx.specs.bundle(session, row.process_key, row.pins)
     workflow = ctx.instances.take(row.id, row.lock_version, bundle)
     if workflow is None:

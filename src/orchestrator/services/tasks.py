@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from copy import deepcopy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from datetime import datetime
 
@@ -14,7 +14,7 @@ from .. import clock
 from ..engine import workflow as engine
 from ..forms.model import FormDefinition
 from ..store.models import AuditEntry, Instance, OpenTask
-from . import rules, runtime
+from . import casedata, rules, runtime, tilgangslogg, wording
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -50,6 +50,7 @@ class TaskDetail(TaskView):
     data: dict
     documentation: str | None
     process_name: str | None
+    case_data: list = field(default_factory=list)  # casedata.Item: what earlier steps collected
 
 
 @dataclass
@@ -131,7 +132,16 @@ def _queues(actor: Actor, scope: str, narrowed) -> list:
     return queues
 
 
-def get(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
+def get(ctx: Orchestrator, task_id: str, actor: Actor, *, logged_as: str | None = tilgangslogg.OPPGAVE) -> TaskDetail:
+    """One task with its form and data; the read is logged as `logged_as` (None only where the caller shows
+    none of its data: the form's visibility check answers field names)."""
+    detail = _detail(ctx, task_id, actor)
+    if logged_as is not None:
+        tilgangslogg.record(ctx, actor, logged_as, detail.business_key, detail.instance_id)
+    return detail
+
+
+def _detail(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
     with ctx.db.read() as session:
         row = _with_instance(session, task_id)
         if row is None:
@@ -145,9 +155,12 @@ def get(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
         info = next((t for t in engine.human_tasks(workflow, bundle) if t.id == task_id), None)
         if info is None:  # the task row and the state are read together, so only a broken state lands here
             raise Conflict("Oppgaven er ikke lenger åpen i saken; last listen på nytt.")
+        data = deepcopy(engine.task_data(workflow, task_id))
+        earlier = casedata.for_case(ctx.specs, session, instance.id, instance.pins, bundle, data,
+                                    leave_out=casedata.keys_of(form) if form else ())
         return TaskDetail(
-            **vars(_view(row, clock.now())), form=form, data=deepcopy(engine.task_data(workflow, task_id)),
-            documentation=info.documentation, process_name=bundle.spec.description,
+            **vars(_view(row, clock.now())), form=form, data=data,
+            documentation=info.documentation, process_name=bundle.spec.description, case_data=earlier,
         )
 
 
@@ -340,7 +353,7 @@ def _authorise(actor: Actor, row: OpenTask) -> None:
         return
     if row.assignee is not None and row.claimed_at is None:
         raise Forbidden(f"Oppgaven er tildelt {row.assignee} (sakens koordinator).")
-    raise Forbidden(f"Oppgaven hører til rollen «{row.role}», som du ikke har.")
+    raise Forbidden(f"Oppgaven hører til rollen «{wording.role_name(row.role)}», som du ikke har.")
 
 
 def _view(row: OpenTask, now: datetime) -> TaskView:

@@ -55,7 +55,8 @@ class ProblemSchema(Schema):
     file = fields.String(required=True)
     element_id = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
-    message = fields.String(required=True)
+    message = fields.String(required=True, metadata={"description": "What is wrong, in words a process owner acts on."})
+    detail = fields.String(allow_none=True, metadata={"description": "What the parser or engine said (technical)."})
 
 
 class PageQuery(RequestSchema):
@@ -585,3 +586,33 @@ class ConsentSchema(Schema):
     informert_om_folger = fields.Boolean(allow_none=True)
     historikk = fields.List(fields.Nested(ConsentEventSchema), required=True)
     kan_registrere = fields.Boolean(required=True, metadata={"description": "whether you may record a change"})
+
+
+# --- the read-access log (decision 0023) -------------------------------------------------------------
+
+
+class AccessLogQuery(PageQuery):
+    bruker = text(100)
+    sak = text(100)
+    fra = fields.AwareDateTime(metadata={"description": "From this moment (inclusive), with a UTC offset."})
+    til = fields.AwareDateTime(metadata={"description": "Until this moment (exclusive), with a UTC offset."})
+
+
+class AccessLogEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    username = fields.String(required=True, metadata={"description": "The user, or the system's part that read"})
+    display_name = fields.String(allow_none=True)
+    system = fields.Boolean(required=True, metadata={"description": "Read by the worker or another part of the system"})
+    business_key = fields.String(allow_none=True)
+    instance_id = fields.Integer(allow_none=True)
+    view = fields.String(required=True, metadata={"description": "sak | oppgave | samtykke | utsending | "
+                                                                 "utsending_sendt | innsyn"})
+    view_label = fields.String(required=True)
+    channel = fields.String(required=True, metadata={"description": "side | api | kommandolinje | system"})
+    channel_label = fields.String(required=True)
+    address = fields.String(allow_none=True)
+    agent = fields.String(allow_none=True)
+
+
+AccessLogPageSchema = page_of(AccessLogEntrySchema, "AccessLogPage")
