@@ -234,12 +234,14 @@ def following(session, step: runtime.Step, actor: Actor, reached=()) -> list[Tas
     return [_view(t, now) for t in found if may_act_now(actor, t)]
 
 
-def continue_with(session, actor: Actor, nxt: list[TaskView], claim: bool = True) -> tuple[list[TaskView], TaskView | None]:
+def continue_with(session, actor: Actor, nxt: list[TaskView],
+                  claim: bool = True) -> tuple[list[TaskView], TaskView | None]:
     """One round per step: the task `actor` goes on with in the same case, if there is one.
 
     Either it is already theirs (assigned by rule, or claimed), or it waits in a queue of a role they
-    have (`following` holds only tasks they may do): then it is claimed for them in this same transaction (audited as an automatic claim), so
-    nobody needs to click «Ta oppgaven»; they can put it back. Never for the system or the timer.
+    have (`following` holds only tasks they may do): then it is claimed for them in this same
+    transaction (audited as an automatic claim), so nobody needs to click «Ta oppgaven»; they can put
+    it back. Never for the system or the timer.
     `claim=False` (a start through the API: a client may start many cases) only says where to go on.
     Returns the next tasks (the claimed one as it is now) and the one to go on with.
     """
