@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 from markupsafe import Markup, escape
 
 from ..clock import OSLO
+from ..services import tjenester
 
 
 ROLE_NAMES = {
@@ -122,3 +123,6 @@ def register(app) -> None:
     app.add_template_filter(lambda s: STATUS_NAMES.get(s, s), "status_name")
     app.add_template_filter(lambda a: ACTION_NAMES.get(a, a), "action_name")
     app.add_template_filter(lambda k: KIND_NAMES.get(k, k), "kind_name")
+    # a service key as people read it: «Helsestasjon og skolehelsetjeneste» (the installation's catalogue)
+    app.add_template_filter(lambda k: tjenester.catalogue(app.extensions["orchestrator"].settings).name(k) if k
+                            else "–", "service_name")
