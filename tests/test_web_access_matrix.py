@@ -285,6 +285,7 @@ def test_someone_who_did_a_step_still_sees_the_case_afterwards(web, world, role_
 
 # --- the service dimension: the same role in two services -----------------------------------------
 SERVICES = {"sina": "skole", "helga": "helsestasjon"}  # two tjenesteytere, one service each
+HEALTH_NOTE = "Diagnose registrert hos fastlegen"  # case data no form of the task needs
 
 
 @dataclass
@@ -296,7 +297,7 @@ class ServiceWorld:
         """A fresh case whose «vurder» task is in `service`'s queue: (instance id, task id)."""
         self.counter[0] += 1
         started = instances.start(self.orc, "test_tjeneste", SYSTEM, f"SAK-{service}-{self.counter[0]}",
-                                  {"tjeneste": service})
+                                  {"tjeneste": service, "helseopplysning": HEALTH_NOTE, "behov": "ja"})
         return started.id, open_tasks(self.orc, started.id)[0].id
 
 
@@ -377,3 +378,22 @@ def test_koordinerende_enhet_and_managers_still_read_every_services_case(web, se
             detail = web.api("GET", f"/api/v1/instances/{instance_id}", token).get_json()
             assert detail["limited"] is False and detail["data"]["tjeneste"] in SERVICES.values()
             assert web.api("GET", f"/api/v1/tasks/{task_id}", token).status_code == 200
+
+
+def test_through_a_task_one_sees_only_what_its_form_needs_on_the_page_and_in_the_api(web, service_world, orc,
+                                                                                    make_user):
+    token = users.create_token(orc, "sina")
+    instance_id, task_id = service_world.case("skole")
+    task = web.api("GET", f"/api/v1/tasks/{task_id}", token).get_json()
+    assert task["data"] == {"behov": "ja"} and task["service"] == "skole"  # the form's field, nothing else
+    page = web.login("sina").get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert HEALTH_NOTE not in page and "Skole" in page
+    case = web.api("GET", f"/api/v1/instances/{instance_id}", token).get_json()
+    assert case["limited"] is True and case["data"] == {} and case["completed_elements"] == []
+    assert [t["id"] for t in case["tasks"]] == [task_id] and case["timers"] == []
+    page = web.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert HEALTH_NOTE not in page and 'id="begrenset-innsyn"' in page
+    make_user("kaja", KE)  # koordinerende enhet sees the whole case, on the task too
+    ke = users.create_token(orc, "kaja")
+    assert web.api("GET", f"/api/v1/tasks/{task_id}", ke).get_json()["data"]["helseopplysning"] == HEALTH_NOTE
+    assert web.api("GET", f"/api/v1/instances/{instance_id}", ke).get_json()["data"]["helseopplysning"] == HEALTH_NOTE
