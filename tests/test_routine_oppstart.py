@@ -152,3 +152,14 @@ def test_withdrawal_before_a_coordinator_is_appointed_also_ends_the_work(orc, se
     detail = instances.get(orc, started.id, SYSTEM)
     assert detail.status == "completed" and "samtykke_trukket_slutt" in detail.completed_elements
     assert open_elements(orc, started.id) == []
+
+
+def test_the_coordinator_sees_their_whole_case_and_another_coordinator_nothing_of_it(orc, seeded, people):
+    """Koordinator sees their cases (decision 0022): the whole case, also between their tasks."""
+    started = plan_case(orc, people, "SAK-KV", coordinator="kora")
+    seen = instances.get(orc, started.id, people.kora)
+    assert seen.limited is False and seen.data["gjelder"]
+    with pytest.raises(NotFound):
+        instances.get(orc, started.id, people.kai)
+    assert started.id in {i.id for i in instances.list_instances(orc, people.kora, per_page=200).items}
+    assert started.id not in {i.id for i in instances.list_instances(orc, people.kai, per_page=200).items}
