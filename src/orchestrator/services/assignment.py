@@ -7,7 +7,7 @@
 A task assigned by rule (not claimed) can only be done by that person.
 
 Separately, a task whose element names a service (the extension property `tjeneste`) is in that
-service's queue: only the role's holders who belong to the service see and do it (services/saksadgang.py).
+service's queue: only the role's holders who belong to the service see and do it (services/tilgang.py).
 """
 from __future__ import annotations
 

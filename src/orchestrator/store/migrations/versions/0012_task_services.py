@@ -9,13 +9,13 @@ The role's common queue index now holds only tasks without a service, and a seco
 each (service, role) queue, so every queue of a task list stays one ordered index range.
 
 Revision ID: 0012
-Revises: 0010 (the lead re-chains it after 0011)
+Revises: 0011
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
