@@ -47,13 +47,13 @@ def seed(ctx: Orchestrator, if_empty: bool = True) -> list[Seeded]:
     now = clock.now()
     made = [
         _samarbeid_at_step_2(ctx, people, now),
-        _samarbeid_contacts_waiting(ctx, people, now),
         _oppstart_at_step_2(ctx, people, now),
         _oppstart_at_step_7(ctx, people, now),
         _samarbeid_without_agreement(ctx, people, now),
         _group_with_innkalling_soon(ctx, people, now),
         _group_with_overdue_innkalling(ctx, people, now),
         _group_with_failed_notice(ctx, people, now),
+        _samarbeid_contacts_waiting(ctx, people, now),  # last: the others keep their instance numbers
     ]
     timers.fire_due(ctx)  # what came due while the cases were made "as of" earlier days
     delivery.deliver_due(ctx)
