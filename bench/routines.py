@@ -12,11 +12,13 @@ from orchestrator.services import instances, tasks, timers
 from orchestrator.services.access import SYSTEM
 
 # --- samarbeid (tests/test_routine_samarbeid.py) ------------------------------------------------
-TJENESTER = [{"navn": "Skole"}, {"navn": "Barnevern"}]
+# Each step 3 contact is in the queue of the service it is for (decision 0022). Both are tina's own service
+# here, so one client walks the whole check through the API's `next_tasks`, as the benchmark measures.
+TJENESTER = [{"tjeneste": "helsestasjon", "kontaktperson": "Helsesykepleier"}, {"tjeneste": "helsestasjon"}]
 STEG1 = {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": TJENESTER,
-         "konklusjon_steg1": "Skole og barnevern er involvert."}
+         "konklusjon_steg1": "Helsestasjonen er involvert."}
 STEG2 = {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."}
-STEG3 = {"tjeneste": {"kontakt_dato": "2027-01-06", "kontaktperson": "Kontakt", "samtykke_til_deling": "samtykke"}}
+STEG3 = {"kontakt": {"kontakt_dato": "2027-01-06", "kontaktperson": "Kontakt", "samtykke_til_deling": "samtykke"}}
 ADULT_LONG_TERM = {"vilkar_barn": "nei", "vilkar_langvarig": "ja", "vurdering_barnekoordinator": "Voksen."}
 SAMORDNING = {"enige": "ja", "samordnende_tjeneste": "NAV"}
 

@@ -85,10 +85,15 @@ class Process:
         self._event_definition(node, message=message, terminate=terminate, payload=payload)
         return node
 
-    def user(self, id, name, lane=None, form=None, doc=None, due=None, groups=None, assignee=None):
-        return self._add(id, "userTask", name, lane, doc, **{
+    def user(self, id, name, lane=None, form=None, doc=None, due=None, groups=None, assignee=None, service=None):
+        node = self._add(id, "userTask", name, lane, doc, **{
             "camunda:formKey": form, "camunda:dueDate": due, "camunda:candidateGroups": groups,
             "camunda:assignee": assignee})
+        if service:  # the service whose queue the task goes to: a catalogue key or ${expression}
+            self.nodes[node].children.append(
+                f'<bpmn:extensionElements><camunda:properties><camunda:property name="tjeneste" '
+                f'value={quoteattr(service)} /></camunda:properties></bpmn:extensionElements>')
+        return node
 
     def manual(self, id, name, lane=None, doc=None):
         return self._add(id, "manualTask", name, lane, doc)

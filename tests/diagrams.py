@@ -45,6 +45,20 @@ def user_task_with_gateway():
             form("test_vurdering", choice("behov", ["ja", "nei"]), text_field("begrunnelse"))]
 
 
+def service_task():
+    """A tjenesteyter task in the queue of the service the case data names (samarbeid step 3 style)."""
+    p = Process("test_tjeneste", "Test: oppgave i en tjenestes kø", lanes=[TY])
+    p.start("start", "Start", lane=TY)
+    p.and_("del", "Del", lane=TY)
+    p.user("vurder", "Vurder behov", lane=TY, form="test_vurdering", service="${tjeneste}")
+    p.catch("vent", "Vent på signal", lane=TY, message="test_tjeneste_signal")
+    p.end("slutt_a", "Vurdert", lane=TY)
+    p.end("slutt_b", "Signal mottatt", lane=TY)
+    p.chain("start", "del", "vurder", "slutt_a")
+    p.chain("del", "vent", "slutt_b")
+    return [("test_tjeneste.bpmn", p.to_xml())]
+
+
 def called_process():
     """A called process without lanes: its task takes the caller's lane."""
     child = Process("test_barn", "Test: kalt prosess")

@@ -319,13 +319,15 @@ def test_claim_release_and_the_other_persons_409(web, role_users, deploy, make_u
     assert web.api("POST", "/api/v1/tasks/00000000-0000-0000-0000-000000000000/claim", token).status_code == 404
 
 
-def test_a_task_in_another_lane_is_403_to_complete_and_404_to_read(web, role_users, deploy):
+def test_a_task_in_another_lane_is_404_to_read_and_complete_and_403_to_those_who_read_all(web, role_users, deploy):
     deploy(*diagrams.user_task_with_gateway())
     _start(web, role_users)
     [task] = _tasks(web, role_users.tokens["tjenesteyter"])
     leder = role_users.tokens["leder"]
     assert web.api("GET", f"/api/v1/tasks/{task['id']}", leder).status_code == 404
-    refused = web.api("POST", f"/api/v1/tasks/{task['id']}/complete", leder, json={"data": {}})
+    unseen = web.api("POST", f"/api/v1/tasks/{task['id']}/complete", leder, json={"data": {}})
+    assert unseen.status_code == 404 and unseen.get_json()["message"] == "oppgaven finnes ikke eller er ikke synlig for deg"
+    refused = web.api("POST", f"/api/v1/tasks/{task['id']}/complete", role_users.tokens["manager"], json={"data": {}})
     assert refused.status_code == 403 and "«Tjenesteyter»" in refused.get_json()["message"]
 
 

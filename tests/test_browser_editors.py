@@ -205,13 +205,14 @@ def test_a_process_owner_changes_the_dmn_table_and_a_samarbeid_check_uses_it(liv
     # a samarbeid check started now decides with the new table
     from routines import data, do
 
-    tina = make_user("tina", "tjenesteyter")
+    tina = make_user("tina", "tjenesteyter", services=["helsestasjon"])
+    tor = make_user("tor", "tjenesteyter", services=["skole"])
     check = instances.start(orc, "samarbeid", tina, business_key="SAK-DMN")
-    services = [{"navn": "Skole"}]
+    services = [{"tjeneste": "skole"}]
     do(orc, check.id, "steg1", tina, {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": services,
                                       "konklusjon_steg1": "Skolen er involvert."})
     do(orc, check.id, "steg2", tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
-    do(orc, check.id, "steg3", tina, {"tjeneste": {"kontakt_dato": "2027-01-06", "kontaktperson": "Kontakt",
+    do(orc, check.id, "steg3", tor, {"kontakt": {"kontakt_dato": "2027-01-06", "kontaktperson": "Kontakt",
                                                    "samtykke_til_deling": "samtykke"}})
     do(orc, check.id, "barnekoordinator_vurdering", tina, {
         "vilkar_barn": "ja", "vilkar_alvorlig": "ja", "vilkar_langvarig": "ja", "vurdering_barnekoordinator": "Vurdert."})

@@ -12,7 +12,7 @@ from helpers import open_tasks, task_named
 from orchestrator.engine.helpers import OSLO
 from orchestrator.services import dashboard, instances, timers
 from orchestrator.services.access import SYSTEM
-from orchestrator.services.errors import Forbidden, Invalid
+from orchestrator.services.errors import Invalid, NotFound
 
 MEMBERS = [
     {"tittel": "Kontaktlærer", "tjeneste": "skole", "navn": "Tor Lærer", "adresse": "tor@skole.example"},
@@ -140,7 +140,7 @@ def test_a_late_innkalling_escalates_to_the_leader_and_goes_out_once_prepared(or
     assert sent(orc, group.id, "innkalling") == []
     overdue = dashboard.overview(orc, people.kari)
     assert [i.task_id for i in overdue.innkallinger_overdue] == [prepare_task.id]
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # the leader's task: to the coordinator as if it did not exist
         do(orc, group.id, "eskalering_innkalling_forsinket", people.kora, {"eskalering_tiltak": "x"})
     do(orc, group.id, "eskalering_innkalling_forsinket", people.lars, {"eskalering_tiltak": "Purret på koordinator."})
     clock.advance(timedelta(days=1))

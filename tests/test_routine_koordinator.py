@@ -5,10 +5,10 @@ import pytest
 from sqlalchemy import select
 
 from routines import CONSENT, appoint, data, do, open_elements, people, plan_case, seeded, start_oppstart, to_plan  # noqa: F401
-from helpers import open_tasks
+from helpers import open_tasks, task_named
 from orchestrator.services import cases, instances
 from orchestrator.services.access import SYSTEM
-from orchestrator.services.errors import Forbidden, Invalid
+from orchestrator.services.errors import Forbidden, Invalid, NotFound
 from orchestrator.store.models import Case
 
 ASKED = {"informert_om_rettigheter": True, "bruker_onsker_koordinering": "ja", "soknad_fra": "bruker",
@@ -55,10 +55,13 @@ def test_ke_asks_a_department_when_the_main_rule_does_not_fit(orc, seeded, peopl
     do(orc, started.id, "onske", people.kari, {"har_onske": "ja", "onsket_koordinator": "Fastlegen",
                                                 "onske_innfris": "nei"})
     do(orc, started.id, "hovedregel", people.kari, {"mest_aktive_tjeneste": "Skolen", "hensiktsmessig": "nei"})
-    do(orc, started.id, "anmodning", people.kari, {"fagavdeling": "Psykisk helse", "anmodning_dato": "2027-01-08"})
+    do(orc, started.id, "anmodning", people.kari, {"fagavdeling": "helsestasjon", "anmodning_dato": "2027-01-08"})
     assert open_elements(orc, started.id) == ["fagavdeling"]
+    assert task_named(orc, started.id, "fagavdeling").service == "helsestasjon"  # the department's queue
     with pytest.raises(Forbidden):
         do(orc, started.id, "fagavdeling", people.kari, {"koordinator": "kai"})  # the department appoints, not KE
+    with pytest.raises(NotFound):  # another department does not even see it
+        do(orc, started.id, "fagavdeling", people.tor, {"koordinator": "kai"})
     do(orc, started.id, "fagavdeling", people.tina, {"koordinator": "kai"})
     assert _case(orc, "SAK-3").koordinator == "kai"
 
@@ -94,7 +97,7 @@ def test_the_coordinator_may_accept_a_sixth_plan_themselves_which_is_recorded(or
                                                 "koordinator": "kora", "koordinator_spor_om_aksept": True})
     [task] = open_tasks(orc, started.id)
     assert (task.element_id, task.assignee) == ("aksept", "kora")  # only kora can decide this
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # kora's own decision: others do not see it
         do(orc, started.id, "aksept", people.kai, {"godtar_flere_planer": "ja"})
     do(orc, started.id, "aksept", people.kora, {"godtar_flere_planer": "ja"})
     case = _case(orc, "SAK-6")

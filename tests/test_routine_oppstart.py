@@ -10,7 +10,7 @@ from routines import (  # noqa: F401
 from helpers import open_tasks
 from orchestrator.services import cases, instances, samtykke
 from orchestrator.services.access import SYSTEM
-from orchestrator.services.errors import Forbidden, Invalid
+from orchestrator.services.errors import Invalid, NotFound
 
 IP_PLAN = {"mal_ressurser_behov": "Mestre skolehverdagen.", "plandeltakere": "Skole, helsestasjon, foreldre.",
            "bidrag": "Foreldre følger opp lekser.", "tiltak": [{"tiltak": "Assistent", "omfang": "10 t/uke",
@@ -114,7 +114,7 @@ def test_mapping_children_as_next_of_kin_is_a_required_part_of_kartlegging(orc, 
 def test_coordinator_tasks_belong_to_the_appointed_coordinator_only(orc, seeded, people):
     started = start_oppstart(orc, people)
     appoint(orc, started.id, people, koordinator="kora")
-    with pytest.raises(Forbidden, match="tildelt kora"):
+    with pytest.raises(NotFound):  # assigned to kora: to another coordinator as if it did not exist
         do(orc, started.id, "oppstartsamtale", people.kai, {"oppstartsamtale_dato": "2027-01-10", "arbeidsform": "x"})
     mine = [t.element_id for t in instances_tasks(orc, people.kai)]
     assert "oppstartsamtale" not in mine
@@ -152,3 +152,14 @@ def test_withdrawal_before_a_coordinator_is_appointed_also_ends_the_work(orc, se
     detail = instances.get(orc, started.id, SYSTEM)
     assert detail.status == "completed" and "samtykke_trukket_slutt" in detail.completed_elements
     assert open_elements(orc, started.id) == []
+
+
+def test_the_coordinator_sees_their_whole_case_and_another_coordinator_nothing_of_it(orc, seeded, people):
+    """Koordinator sees their cases (decision 0022): the whole case, also between their tasks."""
+    started = plan_case(orc, people, "SAK-KV", coordinator="kora")
+    seen = instances.get(orc, started.id, people.kora)
+    assert seen.limited is False and seen.data["gjelder"]
+    with pytest.raises(NotFound):
+        instances.get(orc, started.id, people.kai)
+    assert started.id in {i.id for i in instances.list_instances(orc, people.kora, per_page=200).items}
+    assert started.id not in {i.id for i in instances.list_instances(orc, people.kai, per_page=200).items}

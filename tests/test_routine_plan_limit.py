@@ -213,9 +213,9 @@ def machine_for(orc, people):
             key = self.key()
             check = instances.start(orc, "samarbeid", people.tina, business_key=key)
             do(orc, check.id, "steg1", people.tina, {"gjelder": "Emma S.", "andre_tjenester": "ja",
-                                                     "tjenester": [{"navn": "Skole"}], "konklusjon_steg1": "Skolen."})
+                                                     "tjenester": [{"tjeneste": "skole"}], "konklusjon_steg1": "Skolen."})
             do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
-            do(orc, check.id, "steg3", people.tina, {"tjeneste": {"kontakt_dato": "2027-01-06", "kontaktperson": "K",
+            do(orc, check.id, "steg3", people.tor, {"kontakt": {"kontakt_dato": "2027-01-06", "kontaktperson": "K",
                                                                   "samtykke_til_deling": "samtykke"}})
             do(orc, check.id, "barnekoordinator_vurdering", people.tina, {
                 "vilkar_barn": "ja", "vilkar_alvorlig": "ja", "vilkar_langvarig": "ja", "vurdering_barnekoordinator": "x"})

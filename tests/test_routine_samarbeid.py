@@ -6,10 +6,15 @@ import pytest
 from routines import BARNEKOORDINATOR_CONSENT, data, do, instance_of, open_elements, people, seeded  # noqa: F401
 from orchestrator.services import instances
 from orchestrator.services.access import SYSTEM
-from orchestrator.services.errors import Forbidden, Invalid
+from orchestrator.services.errors import Invalid, NotFound
 
-TJENESTER = [{"navn": "Skole"}, {"navn": "Barnevern"}]
-STEG3 = {"tjeneste": {"kontakt_dato": "2027-01-06", "kontaktperson": "Kontakt", "samtykke_til_deling": "samtykke"}}
+TJENESTER = [{"tjeneste": "skole", "kontaktperson": "Kontaktlærer"}, {"tjeneste": "ppt"}]
+STEG3 = {"kontakt": {"kontakt_dato": "2027-01-06", "kontaktperson": "Kontakt", "samtykke_til_deling": "samtykke"}}
+
+
+def contacts(people):
+    """Who does each service's step 3 contact: a teacher (skole) and someone at PPT."""
+    return [people.tor, people.kai]
 FAMILY_WANTS_ONE = {"familien_onsker_barnekoordinator": "ja", **BARNEKOORDINATOR_CONSENT}
 
 
@@ -20,10 +25,10 @@ def check(orc, seeded, people):
 
 def _through_step3(orc, check, people):
     do(orc, check.id, "steg1", people.tina, {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": TJENESTER,
-                                             "konklusjon_steg1": "Skole og barnevern er involvert."})
+                                             "konklusjon_steg1": "Skole og PPT er involvert."})
     do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
-    for _ in TJENESTER:
-        do(orc, check.id, "steg3", people.tina, STEG3)
+    for contact in contacts(people):
+        do(orc, check.id, "steg3", contact, STEG3)
 
 
 CHILD = {"vilkar_barn": "ja", "vilkar_alvorlig": "ja", "vilkar_langvarig": "ja", "vurdering_barnekoordinator": "Vurdert."}
@@ -67,8 +72,8 @@ def test_step_3_makes_one_contact_task_per_service(orc, check, people):
                                              "konklusjon_steg1": "To tjenester."})
     do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
     assert open_elements(orc, check.id) == ["steg3", "steg3"]
-    for _ in TJENESTER:
-        do(orc, check.id, "steg3", people.tina, STEG3)
+    for contact in contacts(people):
+        do(orc, check.id, "steg3", contact, STEG3)
     assert open_elements(orc, check.id) == ["barnekoordinator_vurdering"]
     assert [t["samtykke_til_deling"] for t in data(orc, check.id)["tjenester"]] == ["samtykke", "samtykke"]
 
@@ -87,7 +92,7 @@ def test_only_when_services_disagree_the_municipality_decides_who_coordinates(or
     do(orc, check.id, "barnekoordinator_vurdering", people.tina, {**ADULT_LONG_TERM, "vilkar_langvarig": "nei"})
     do(orc, check.id, "samordning", people.tina, {"enige": "nei"})
     assert open_elements(orc, check.id) == ["samordningsplikt"]
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # the municipality's task: to a tjenesteyter as if it did not exist
         do(orc, check.id, "samordningsplikt", people.tina, {"samordnende_tjeneste": "PPT", "begrunnelse_samordningsplikt": "x"})
     do(orc, check.id, "samordningsplikt", people.kim, {"samordnende_tjeneste": "Helsestasjonen",
                                                        "begrunnelse_samordningsplikt": "Mest aktiv tjeneste."})
@@ -132,7 +137,7 @@ def test_long_term_coordinated_needs_report_to_ke_and_start_oppstart_for_the_sam
     oppstart = instance_of(orc, "oppstart", "SAK-10")
     started = data(orc, oppstart.id)
     assert (started["gjelder"], started["barnekoordinator"], started["rett_til_barnekoordinator"]) == ("Emma S.", None, False)
-    assert [t["navn"] for t in started["tjenester"]] == ["Skole", "Barnevern"]
+    assert [t["tjeneste"] for t in started["tjenester"]] == ["skole", "ppt"]
 
 
 def test_step_3_ends_when_its_last_contact_is_done_in_another_process(orc, check, people, settings):
@@ -141,12 +146,66 @@ def test_step_3_ends_when_its_last_contact_is_done_in_another_process(orc, check
     from orchestrator.services import bootstrap
 
     do(orc, check.id, "steg1", people.tina, {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": TJENESTER,
-                                             "konklusjon_steg1": "Skole og barnevern er involvert."})
+                                             "konklusjon_steg1": "Skole og PPT er involvert."})
     do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
-    do(orc, check.id, "steg3", people.tina, STEG3)
+    do(orc, check.id, "steg3", people.tor, STEG3)
     other = bootstrap.build(settings)
     try:
-        do(other, check.id, "steg3", people.tina, STEG3)
+        do(other, check.id, "steg3", people.kai, STEG3)
         assert open_elements(other, check.id) == ["barnekoordinator_vurdering"]
     finally:
         other.close()
+
+
+def test_the_check_is_the_assessing_services_and_each_contact_goes_to_that_services_queue(orc, check, people):
+    """A school employee can neither see nor complete a samarbeid check the health service started; step 3
+    puts one contact task in each involved service's queue, showing it only what the contact needs."""
+    from orchestrator.services import tasks
+    from helpers import task_named
+
+    assert data(orc, check.id)["vurderende_tjeneste"] == "helsestasjon"  # tina's only service, filled in
+    steg1 = task_named(orc, check.id, "steg1")
+    assert steg1.service == "helsestasjon"
+    for outsider in (people.tor, people.kai):  # skole, PPT
+        with pytest.raises(NotFound):
+            tasks.get(orc, steg1.id, outsider)
+        with pytest.raises(NotFound):
+            tasks.complete(orc, steg1.id, {"gjelder": "X", "andre_tjenester": "nei", "konklusjon_steg1": "x"}, outsider)
+        with pytest.raises(NotFound):
+            instances.get(orc, check.id, outsider)
+        assert all(t.instance_id != check.id for t in tasks.list_tasks(orc, outsider, "roles").items)
+    do(orc, check.id, "steg1", people.tina, {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": TJENESTER,
+                                             "konklusjon_steg1": "Skole og PPT er involvert; lese- og skrivevansker."})
+    do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."})
+
+    queues = {t.service: t for t in tasks.list_tasks(orc, SYSTEM, "all", instance_id=check.id).items}
+    assert set(queues) == {"skole", "ppt"}
+    [teachers] = [t for t in tasks.list_tasks(orc, people.tor, "roles").items if t.instance_id == check.id]
+    assert teachers.id == queues["skole"].id  # tor sees the school's contact, not PPT's
+    with pytest.raises(NotFound):
+        tasks.get(orc, queues["ppt"].id, people.tor)
+    seen = tasks.get(orc, teachers.id, people.tor).data
+    assert seen["kontakt"]["tjeneste"] == "skole" and seen["vurderende_tjeneste"] == "helsestasjon"
+    assert not {"gjelder", "konklusjon_steg1", "begrunnelse_steg2", "tjenester"} & set(seen)  # not this task's
+    case = instances.get(orc, check.id, people.tor)  # through his task: that task, and nothing of the case's data
+    assert case.limited and case.data == {} and [t["id"] for t in case.tasks] == [teachers.id]
+    assert case.history == [] and case.completed_elements == []
+    do(orc, check.id, "steg3", people.tor, STEG3)
+    assert [e["action"] for e in instances.get(orc, check.id, people.tor).history] == ["task_completed"]
+    assessing = instances.get(orc, check.id, people.tina)  # the assessing service: through its own tasks too
+    assert assessing.limited and {e["element_id"] for e in assessing.history if e["action"] == "task_completed"} == {
+        "steg1", "steg2"}
+    assert instances.get(orc, check.id, people.kari).data["konklusjon_steg1"].startswith("Skole og PPT")
+
+
+def test_someone_in_several_services_says_which_one_assesses(orc, seeded, people, make_user):
+    both = make_user("bente", "tjenesteyter", services=["helsestasjon", "skole"])
+    with pytest.raises(Invalid) as refused:
+        instances.start(orc, "samarbeid", both, business_key="SAK-20")
+    assert "vurderende_tjeneste" in refused.value.fields
+    with pytest.raises(Invalid) as refused:
+        instances.start(orc, "samarbeid", both, business_key="SAK-20", data={"vurderende_tjeneste": "nav"})
+    assert "hører ikke til" in refused.value.fields["vurderende_tjeneste"][0]
+    started = instances.start(orc, "samarbeid", both, business_key="SAK-20", data={"vurderende_tjeneste": "skole"})
+    from helpers import task_named
+    assert task_named(orc, started.id, "steg1").service == "skole"

@@ -264,10 +264,14 @@ def test_the_consent_is_shown_to_those_who_may_see_the_case_and_recorded_by_ke_o
         orc, seeded, people, make_user):
     plan_case(orc, people, "SAK-18", coordinator="kora")
     outsider = make_user("olga", "tjenesteyter", services=["krisesenter"])
-    assert samtykke.view(orc, "SAK-18", people.tor).status == "gitt"  # skole is covered
+    assert samtykke.view(orc, "SAK-18", people.kora).status == "gitt"  # the case's coordinator
+    assert samtykke.view(orc, "SAK-18", people.kari).status == "gitt"  # koordinerende enhet
+    # skole is covered, but a school employee sees the case only through a task of theirs (decision 0022)
+    with pytest.raises(NotFound):
+        samtykke.view(orc, "SAK-18", people.tor)
     with pytest.raises(NotFound):
         samtykke.view(orc, "SAK-18", outsider)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         samtykke.change(orc, "SAK-18", {"handling": "utvid", "dato": "2027-02-01", "deles_med": ["nav"]}, people.tor)
     with pytest.raises(NotFound):
         samtykke.trekk_tilbake(orc, "SAK-18", WITHDRAWAL, outsider)

@@ -8,7 +8,7 @@ from routines import do, open_elements, people, plan_case, seeded  # noqa: F401
 from helpers import open_tasks, task_named
 from orchestrator.services import instances, tasks
 from orchestrator.services.access import SYSTEM
-from orchestrator.services.errors import Forbidden, Invalid
+from orchestrator.services.errors import Forbidden, Invalid, NotFound
 from orchestrator.store.models import Case
 
 
@@ -48,7 +48,7 @@ def test_change_with_a_volunteer_runs_steps_1_to_6_and_puts_the_new_coordinator_
     # the running plan's coordinator tasks follow: step 10 is now kai's
     plan = task_named(orc, case.id, "plan")
     assert plan.assignee == "kai"
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # no longer hers: as if it did not exist
         tasks.complete(orc, plan.id, {}, people.kora)
 
 
@@ -62,7 +62,10 @@ def test_without_a_volunteer_managers_meet_and_if_they_disagree_ke_decides(orc, 
     assert open_elements(orc, change.id) == ["ledermoete"]
     do(orc, change.id, "ledermoete", people.lars, {"ledermoete_dato": "2027-02-10", "ke_innkalt": True, "enige": "nei"})
     assert open_elements(orc, change.id) == ["ke_avklarer"]
-    do(orc, change.id, "ke_avklarer", people.kari, {"fagavdeling": "Habilitering", "ke_begrunnelse": "Mest inne."})
+    do(orc, change.id, "ke_avklarer", people.kari, {"fagavdeling": "helsestasjon", "ke_begrunnelse": "Mest inne."})
+    assert task_named(orc, change.id, "fagavdeling").service == "helsestasjon"  # the department KE chose
+    with pytest.raises(NotFound):
+        do(orc, change.id, "fagavdeling", people.tor, {"ny_koordinator": "kai"})  # the school's staff do not see it
     do(orc, change.id, "fagavdeling", people.tina, {"ny_koordinator": "kai"})
     do(orc, change.id, "ny_koordinator_leder", people.kai, {"leder_har_godkjent": "ja"})
     do(orc, change.id, "informere", people.kora, {"planeier_informert": True, "lagt_til_i_planen": True})

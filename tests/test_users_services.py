@@ -71,5 +71,5 @@ def test_the_demo_users_belong_to_sensible_services(orc, tmp_path):
     users.bootstrap(orc, tmp_path / "demo-brukere.txt")
     services = {u.username: u.services for u in users.list_users(orc)}
     assert services["tina"] == ["skole"] and services["kora"] == ["helsestasjon"]
-    assert services["kari"] == ["helse_omsorg"] and services["lars"] == ["skole"]
+    assert services["kari"] == ["helse_omsorg"] and services["lars"] == ["skole"] and services["nina"] == ["nav"]
     assert services["petra"] == [] and services["mona"] == []

@@ -123,6 +123,12 @@ def only(ok: int, roles, otherwise: int) -> dict:
     return {r: (ok if r in roles else otherwise) for r in ROLES}
 
 
+def seen(ok: int, roles) -> dict:
+    """`ok` for `roles`; 403 for those who read every case (they see the task, but may not do it); 404
+    for everyone else: a task you may not see answers as one that does not exist."""
+    return {r: (ok if r in roles else 403 if r in (KE, MA) else 404) for r in ROLES}
+
+
 @dataclass
 class Case:
     name: str
@@ -160,24 +166,25 @@ CASES = [
     Case("GET api task A", lambda c, w, t: c.api("GET", f"/api/v1/tasks/{w.task_a}", t), only(200, {TY, KE, MA}, 404)),
     Case("GET api task C (kjell's)", lambda c, w, t: c.api("GET", f"/api/v1/tasks/{w.task_c}", t),
          only(200, {KE, MA}, 404)),
+    # a task someone may not see answers 404 as an unknown one; those who read every case (KE, managers) 403
     Case("POST api claim", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.gateway_task()}/claim", t),
-         only(200, {TY}, 403)),
+         seen(200, {TY})),
     Case("POST api claim of a task another took", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{_claimed_by_trond(w)}/claim", t),
-         only(409, {TY}, 403)),
+         seen(409, {TY})),
     Case("POST api claim of the coordinator's task", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.task_c}/claim", t),
-         only(403, set(), 403)),
+         seen(403, set())),
     Case("POST api complete", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.gateway_task()}/complete", t,
-                                                    json={"data": GOOD_VURDERING}), only(200, {TY}, 403)),
+                                                    json={"data": GOOD_VURDERING}), seen(200, {TY})),
     Case("POST api complete invalid data", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.gateway_task()}/complete", t,
-                                                                 json={"data": {"behov": "kanskje"}}), only(422, {TY}, 403)),
+                                                                 json={"data": {"behov": "kanskje"}}), seen(422, {TY})),
     Case("POST api complete a completed task", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{_completed(w)}/complete", t,
                                                                      json={"data": GOOD_VURDERING}), only(409, {TY, KE, MA}, 404)),
     Case("POST api complete a task another took", lambda c, w, t: c.api(
-        "POST", f"/api/v1/tasks/{_claimed_by_trond(w)}/complete", t, json={"data": GOOD_VURDERING}), only(409, {TY}, 403)),
+        "POST", f"/api/v1/tasks/{_claimed_by_trond(w)}/complete", t, json={"data": GOOD_VURDERING}), seen(409, {TY})),
     Case("POST api complete the coordinator's task", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{w.task_c}/complete", t,
-                                                                           json={"data": {}}), only(403, set(), 403)),
+                                                                           json={"data": {}}), seen(403, set())),
     Case("POST api release of another's task", lambda c, w, t: c.api("POST", f"/api/v1/tasks/{_claimed_by_trond(w)}/release", t),
-         only(403, set(), 403)),
+         seen(403, {TY})),
     # --- API: messages, dashboard, me, openapi ---
     Case("POST api message", lambda c, w, t: c.api("POST", "/api/v1/messages/test_svar", t, json={"business_key": "SAK-X"}),
          only(404, {TY, KE, KO, LE, KL}, 403)),
@@ -194,7 +201,7 @@ CASES = [
     # --- pages ---
     Case("GET /tasks", lambda c, w, t: c.get("/tasks"), ALL),
     Case("GET /tasks/A", lambda c, w, t: c.get(f"/tasks/{w.task_a}"), only(200, {TY, KE, MA}, 404)),
-    Case("POST /tasks/A/claim", lambda c, w, t: c.post(f"/tasks/{w.gateway_task()}/claim"), only(302, {TY}, 403)),
+    Case("POST /tasks/A/claim", lambda c, w, t: c.post(f"/tasks/{w.gateway_task()}/claim"), seen(302, {TY})),
     Case("POST /tasks/<id> (submit)", lambda c, w, t: _submitted(c, f"/tasks/{w.gateway_task()}", GOOD_VURDERING),
          {TY: 302, KE: 403, MA: 403, KO: 404, LE: 404, KL: 404, PO: 404}),
     Case("POST /tasks/<C> (submit the coordinator's task)", lambda c, w, t: _submitted(
@@ -289,3 +296,119 @@ def test_someone_who_did_a_step_still_sees_the_case_afterwards(web, world, role_
     assert done.status_code == 200
     assert web.api("GET", f"/api/v1/instances/{world.instance_a}", token).status_code == 200
     assert web.api("GET", f"/api/v1/instances/{world.instance_a}", role_users.tokens[LE]).status_code == 404
+
+
+# --- the service dimension: the same role in two services -----------------------------------------
+SERVICES = {"sina": "skole", "helga": "helsestasjon"}  # two tjenesteytere, one service each
+HEALTH_NOTE = "Diagnose registrert hos fastlegen"  # case data no form of the task needs
+
+
+@dataclass
+class ServiceWorld:
+    orc: object
+    counter: list = field(default_factory=lambda: [0])
+
+    def case(self, service: str) -> tuple[int, str]:
+        """A fresh case whose «vurder» task is in `service`'s queue: (instance id, task id)."""
+        self.counter[0] += 1
+        started = instances.start(self.orc, "test_tjeneste", SYSTEM, f"SAK-{service}-{self.counter[0]}",
+                                  {"tjeneste": service, "helseopplysning": HEALTH_NOTE, "behov": "ja"})
+        return started.id, open_tasks(self.orc, started.id)[0].id
+
+
+@pytest.fixture
+def service_world(orc, deploy, make_user):
+    deploy(*diagrams.user_task_with_gateway())  # its form «test_vurdering»
+    deploy(*diagrams.service_task())
+    for username, service in SERVICES.items():
+        make_user(username, TY, services=[service])
+    return ServiceWorld(orc)
+
+
+def _business_key(w: ServiceWorld, instance_id: int) -> str:
+    return instances.get(w.orc, instance_id, SYSTEM).business_key
+
+
+# (name, run(client, token, world, service) -> response, the status on one's own service's case)
+SERVICE_CASES = [
+    ("GET api instance", lambda c, t, w, s: c.api("GET", f"/api/v1/instances/{w.case(s)[0]}", t), 200),
+    ("GET api task", lambda c, t, w, s: c.api("GET", f"/api/v1/tasks/{w.case(s)[1]}", t), 200),
+    ("POST api claim", lambda c, t, w, s: c.api("POST", f"/api/v1/tasks/{w.case(s)[1]}/claim", t), 200),
+    ("POST api complete", lambda c, t, w, s: c.api("POST", f"/api/v1/tasks/{w.case(s)[1]}/complete", t,
+                                                   json={"data": GOOD_VURDERING}), 200),
+    ("POST api release", lambda c, t, w, s: c.api("POST", f"/api/v1/tasks/{w.case(s)[1]}/release", t), 403),
+    ("GET api samtykke", lambda c, t, w, s: c.api(
+        "GET", f"/api/v1/cases/{_business_key(w, w.case(s)[0])}/samtykke", t), 200),
+    ("POST api message into the case", lambda c, t, w, s: c.api(
+        "POST", "/api/v1/messages/test_tjeneste_signal", t,
+        json={"business_key": _business_key(w, w.case(s)[0])}), 200),
+    ("GET /tasks/<id>", lambda c, t, w, s: c.get(f"/tasks/{w.case(s)[1]}"), 200),
+    ("POST /tasks/<id>/claim", lambda c, t, w, s: c.post(f"/tasks/{w.case(s)[1]}/claim"), 302),
+    ("POST /tasks/<id> (submit)", lambda c, t, w, s: _submitted(c, f"/tasks/{w.case(s)[1]}", GOOD_VURDERING), 302),
+    ("POST /tasks/<id>/visibility", lambda c, t, w, s: c.post(f"/tasks/{w.case(s)[1]}/visibility", {}), 200),
+    ("GET /instances/<id>", lambda c, t, w, s: c.get(f"/instances/{w.case(s)[0]}"), 200),
+]
+
+
+@pytest.mark.parametrize("username", sorted(SERVICES))
+def test_every_endpoint_answers_the_other_services_case_as_unknown(username, web, service_world, orc):
+    """A school employee does not see, claim or complete what is in the health service's queue, nor
+    anything of that case: every endpoint answers as for a case that does not exist."""
+    token = users.create_token(orc, username)
+    web.login(username)
+    own = SERVICES[username]
+    other = next(s for s in SERVICES.values() if s != own)
+    mismatches = []
+    for name, run, expected in SERVICE_CASES:
+        for service, wanted in ((own, expected), (other, 404)):
+            response = run(web, token, service_world, service)
+            if response.status_code != wanted:
+                mismatches.append(f"{name} on the {service} case: expected {wanted}, got {response.status_code} "
+                                  f"{response.get_data(as_text=True)[:160]!r}")
+    assert not mismatches, f"{username} ({own}):\n" + "\n".join(mismatches)
+
+
+@pytest.mark.parametrize("username", sorted(SERVICES))
+def test_lists_show_only_ones_own_services_queue_and_cases(username, web, service_world, orc):
+    token = users.create_token(orc, username)
+    mine = {s: service_world.case(s) for s in SERVICES.values()}
+    own = SERVICES[username]
+    listed = web.api("GET", "/api/v1/tasks?scope=roles&per_page=200", token).get_json()["items"]
+    assert [(t["id"], t["service"]) for t in listed] == [(mine[own][1], own)]
+    cases = web.api("GET", "/api/v1/instances?per_page=200", token).get_json()["items"]
+    assert [c["id"] for c in cases] == [mine[own][0]]
+    page = web.login(username).get("/tasks?scope=roles").get_data(as_text=True)
+    assert mine[own][1] in page and all(mine[s][1] not in page for s in SERVICES.values() if s != own)
+    assert web.api("GET", "/api/v1/tasks?scope=all", token).status_code == 403
+
+
+def test_koordinerende_enhet_and_managers_still_read_every_services_case(web, service_world, orc, make_user):
+    cases = [service_world.case(s) for s in SERVICES.values()]
+    for username, role in (("kaja", KE), ("mats", MA)):
+        make_user(username, role)
+        token = users.create_token(orc, username)
+        listed = {t["id"] for t in web.api("GET", "/api/v1/tasks?scope=all&per_page=200", token).get_json()["items"]}
+        assert {task for _, task in cases} <= listed
+        for instance_id, task_id in cases:
+            detail = web.api("GET", f"/api/v1/instances/{instance_id}", token).get_json()
+            assert detail["limited"] is False and detail["data"]["tjeneste"] in SERVICES.values()
+            assert web.api("GET", f"/api/v1/tasks/{task_id}", token).status_code == 200
+
+
+def test_through_a_task_one_sees_only_what_its_form_needs_on_the_page_and_in_the_api(web, service_world, orc,
+                                                                                    make_user):
+    token = users.create_token(orc, "sina")
+    instance_id, task_id = service_world.case("skole")
+    task = web.api("GET", f"/api/v1/tasks/{task_id}", token).get_json()
+    assert task["data"] == {"behov": "ja"} and task["service"] == "skole"  # the form's field, nothing else
+    page = web.login("sina").get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert HEALTH_NOTE not in page and "Skole" in page
+    case = web.api("GET", f"/api/v1/instances/{instance_id}", token).get_json()
+    assert case["limited"] is True and case["data"] == {} and case["completed_elements"] == []
+    assert [t["id"] for t in case["tasks"]] == [task_id] and case["timers"] == []
+    page = web.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert HEALTH_NOTE not in page and 'id="begrenset-innsyn"' in page
+    make_user("kaja", KE)  # koordinerende enhet sees the whole case, on the task too
+    ke = users.create_token(orc, "kaja")
+    assert web.api("GET", f"/api/v1/tasks/{task_id}", ke).get_json()["data"]["helseopplysning"] == HEALTH_NOTE
+    assert web.api("GET", f"/api/v1/instances/{instance_id}", ke).get_json()["data"]["helseopplysning"] == HEALTH_NOTE

@@ -30,6 +30,7 @@ DMN_NAMESPACES = (
 )
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
 
+SERVICE_PROPERTY = "tjeneste"  # the extension property naming a task's service (docs/process-owners.md)
 STAFF_ROLES = ("tjenesteyter", "koordinerende_enhet", "koordinator", "leder", "kommuneledelse")
 
 FLOW_NODES = {
@@ -78,6 +79,9 @@ class ElementInfo:
     form_key: str | None = None
     due_date: str | None = None
     assignee: str | None = None  # camunda:assignee expression (e.g. ${koordinator})
+    # the service (tjeneste) whose queue the task goes to: the extension property `tjeneste`, a catalogue
+    # key (`skole`) or an expression on the task's data (`${tjeneste["tjeneste"]}`); None: the role's queue
+    service: str | None = None
     documentation: str | None = None
     attached_to: str | None = None
     cancel_activity: bool = True
@@ -247,6 +251,7 @@ def _collect_elements(definition: Definition, process, process_id: str, messages
         info.form_key = normalise_form_key(raw_form) if raw_form and raw_form.strip() else None
         info.due_date = node.get(_q("dueDate", CAMUNDA_NS)) or None
         info.assignee = node.get(_q("assignee", CAMUNDA_NS)) or None
+        info.service = _property(node, SERVICE_PROPERTY)
         doc = node.find(_q("documentation"))
         info.documentation = doc.text.strip() if doc is not None and doc.text else None
         info.attached_to = node.get("attachedToRef")
@@ -309,6 +314,8 @@ def _read_expressions(definition: Definition, node, info: ElementInfo) -> None:
         definition.expressions.append((info.id, "frist", timer_literal(info.due_date)))
     if info.assignee:
         definition.expressions.append((info.id, "tildeling", expression_text(info.assignee)))
+    if info.service and is_expression(info.service):
+        definition.expressions.append((info.id, "tjeneste", expression_text(info.service)))
     for param in _message_inputs(node):
         definition.expressions.append((info.id, f"meldingsfelt {param[0]}", param[1]))
 
@@ -321,6 +328,19 @@ def _collect_unsupported(definition: Definition, process) -> None:
         if tag in UNSUPPORTED:
             owner = node if node.get("id") else node.getparent()
             definition.unsupported.append(AuthoringError(UNSUPPORTED[tag], owner.get("id"), node.sourceline))
+
+
+def _property(node, name: str) -> str | None:
+    """A `camunda:properties` extension property's value (the properties panel's «Extension properties»)."""
+    for prop in node.findall(f"{_q('extensionElements')}/{_q('properties', CAMUNDA_NS)}/{_q('property', CAMUNDA_NS)}"):
+        if prop.get("name") == name:
+            return (prop.get("value") or "").strip() or None
+    return None
+
+
+def is_expression(text: str) -> bool:
+    """`${...}`: evaluated on the task's data; anything else is a literal value."""
+    return bool(_JUEL.match(text))
 
 
 def _message_inputs(node) -> list[tuple[str, str]]:

@@ -42,6 +42,7 @@ class HumanTask:
     form_key: str | None
     due_expression: str | None
     assignee_expression: str | None
+    service_expression: str | None  # the `tjeneste` property: a catalogue key or `${...}`
     documentation: str | None
     boundary_due: datetime | None  # earliest timer attached to the task, if any
     called_process: str | None = None  # the called process (call activity) it is in; None: the instance's own
@@ -142,6 +143,7 @@ def human_tasks(workflow: BpmnWorkflow, bundle: SpecBundle) -> list[HumanTask]:
                 form_key=info.form_key if info else None,
                 due_expression=info.due_date if info else None,
                 assignee_expression=info.assignee if info else None,
+                service_expression=info.service if info else None,
                 documentation=info.documentation if info else None,
                 boundary_due=_boundary_due(task),
                 called_process=_called_process(bundle, spec_name),

@@ -1,8 +1,10 @@
 """Demo cases for a fresh installation: clearly fictional people, in the states a newcomer should see.
 
 `make run` calls `orchestrator demo --if-empty` after making the demo users, so each of them finds
-work, deadlines and notices on first login: a samarbeid check waiting at step 2, an oppstart at step
-2 and one at step 7, a samarbeid check the services could not agree on (for kommuneledelsen), an
+work, deadlines and notices on first login: a samarbeid check waiting at step 2, one whose step 3
+contacts wait in the queues of the services contacted (helsestasjon: Kora, NAV: Nina; Tina, who
+assesses for the school, sees only her own), an oppstart at step 2 and one at step 7, a samarbeid
+check the services could not agree on (for kommuneledelsen), an
 ansvarsgruppe whose innkalling is due in a few days, one whose innkalling is overdue and escalated to
 the leader, and one whose innkalling went out with one notice that failed.
 
@@ -27,7 +29,7 @@ from .context import Orchestrator
 from .errors import ServiceError
 from .notices import delivery
 
-NEEDED = ("tina", "kari", "kora", "lars", "kim")
+NEEDED = ("tina", "kari", "kora", "nina", "lars", "kim")
 SERVICES = ["skole", "helsestasjon", "nav", "helse_omsorg"]
 
 
@@ -51,6 +53,7 @@ def seed(ctx: Orchestrator, if_empty: bool = True) -> list[Seeded]:
         _group_with_innkalling_soon(ctx, people, now),
         _group_with_overdue_innkalling(ctx, people, now),
         _group_with_failed_notice(ctx, people, now),
+        _samarbeid_contacts_waiting(ctx, people, now),  # last: the others keep their instance numbers
     ]
     timers.fire_due(ctx)  # what came due while the cases were made "as of" earlier days
     delivery.deliver_due(ctx)
@@ -71,9 +74,9 @@ def _people(ctx: Orchestrator) -> dict[str, Actor]:
 
 
 def _do(ctx: Orchestrator, instance_id: int, element_id: str, actor: Actor, data: dict | None = None) -> None:
-    """Complete the open task `element_id` of the case as `actor` (taking it first if it waits in a queue)."""
-    found = [t for t in tasks.list_tasks(ctx, SYSTEM, "all", instance_id=instance_id, per_page=200).items
-             if t.element_id == element_id]
+    """Complete the open task `element_id` of the case as `actor` (one in their queue, when there are several)."""
+    found = sorted((t for t in tasks.list_tasks(ctx, SYSTEM, "all", instance_id=instance_id, per_page=200).items
+                    if t.element_id == element_id), key=lambda t: not tasks.may_do(actor, t))
     if not found:
         raise ServiceError(f"demo: fant ingen åpen oppgave «{element_id}» i sak {instance_id}")
     tasks.complete(ctx, found[0].id, data or {}, actor)
@@ -89,9 +92,15 @@ def _at(moment: datetime, hour: int = 10) -> str:
 
 # --- samarbeid ----------------------------------------------------------------------------------
 def _steg1(name: str) -> dict:
+    """Tina assesses for the school (her service); the health station and NAV are involved too: each gets
+    its step 3 contact in its own queue."""
     return {"gjelder": name, "andre_tjenester": "ja",
-            "tjenester": [{"navn": "Skole", "kontaktperson": "Kontaktlærer"}, {"navn": "NAV"}],
-            "konklusjon_steg1": "Skolen og NAV gir tjenester til familien."}
+            "tjenester": [{"tjeneste": "helsestasjon", "kontaktperson": "Helsesykepleier"}, {"tjeneste": "nav"}],
+            "konklusjon_steg1": "Helsestasjonen og NAV gir tjenester til familien."}
+
+
+def _steg2() -> dict:
+    return {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Skole, helse og arbeid henger sammen."}
 
 
 def _samarbeid_at_step_2(ctx, people, now) -> Seeded:
@@ -101,16 +110,24 @@ def _samarbeid_at_step_2(ctx, people, now) -> Seeded:
     return Seeded(case.business_key, "samarbeidssjekk som venter på steg 2 (Tina)")
 
 
+def _samarbeid_contacts_waiting(ctx, people, now) -> Seeded:
+    with clock.frozen(now - timedelta(days=3)):
+        case = instances.start(ctx, "samarbeid", people["tina"], business_key="9999/0008")
+        _do(ctx, case.id, "steg1", people["tina"], _steg1("Demo Ola (fiktiv, 10 år)"))
+        _do(ctx, case.id, "steg2", people["tina"], _steg2())
+    return Seeded(case.business_key, "samarbeidssjekk på steg 3: kontakten venter i køen til helsestasjonen (Kora) "
+                                     "og NAV (Nina)")
+
+
 def _samarbeid_without_agreement(ctx, people, now) -> Seeded:
-    contact = {"tjeneste": {"kontakt_dato": _day(now - timedelta(days=6)), "kontaktperson": "Demo Kontakt",
+    contact = {"kontakt": {"kontakt_dato": _day(now - timedelta(days=6)), "kontaktperson": "Demo Kontakt",
                             "samtykke_til_deling": "samtykke"}}
     with clock.frozen(now - timedelta(days=7)):
         case = instances.start(ctx, "samarbeid", people["tina"], business_key="9999/0004")
         _do(ctx, case.id, "steg1", people["tina"], _steg1("Demo Sara (fiktiv, 34 år)"))
-        _do(ctx, case.id, "steg2", people["tina"], {"samarbeid_nodvendig": "ja",
-                                                    "begrunnelse_steg2": "Arbeid og helse henger sammen."})
-        _do(ctx, case.id, "steg3", people["tina"], contact)
-        _do(ctx, case.id, "steg3", people["tina"], contact)
+        _do(ctx, case.id, "steg2", people["tina"], _steg2())
+        _do(ctx, case.id, "steg3", people["kora"], contact)  # in the health station's queue
+        _do(ctx, case.id, "steg3", people["nina"], contact)  # in NAV's queue
         _do(ctx, case.id, "barnekoordinator_vurdering", people["tina"], {
             "vilkar_barn": "nei", "vilkar_alvorlig": "nei", "vilkar_langvarig": "ja",
             "vurdering_barnekoordinator": "Voksen; langvarige og koordinerte tjenester."})

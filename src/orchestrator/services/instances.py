@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..engine import workflow as engine
 from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
-from . import casedata, cases, rules, runtime, samtykkeregister, tasks, tilgangslogg, tjenester, validation, wording
+from . import casedata, cases, rules, runtime, samtykkeregister, tasks, tilgang, tilgangslogg, tjenester, validation, wording
 from .access import MANAGER, PROCESS_OWNER, Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -50,6 +50,8 @@ class InstanceDetail(InstanceSummary):
     waiting_messages: list[str] = field(default_factory=list)
     case_data: list = field(default_factory=list)  # casedata.Item: the data as a person reads it
     waiting_for: list[str] = field(default_factory=list)  # the message waits, as the diagram names their events
+    # seen through one's tasks (services/tilgang.py): only those tasks and one's own history
+    limited: bool = False
 
 
 
@@ -133,29 +135,16 @@ def list_instances(ctx: Orchestrator, actor: Actor, process_key: str | None = No
         if business_key:
             query = query.where(Instance.business_key == business_key)
         if not actor.reads_all_instances:
-            query = query.where(_visible_to(actor))
+            query = query.where(tilgang.visible_instances(actor))
         total = session.scalar(select(func.count()).select_from(query.subquery()))
         rows = session.scalars(query.order_by(Instance.id.desc()).offset((page - 1) * per_page).limit(per_page))
         names = _process_names(session)
         return Page([_summary(r, names.get(r.process_key)) for r in rows], total or 0, page, per_page)
 
 
-def _visible_to(actor: Actor):
-    """Instances where the actor has an open task they may do, or did something."""
-    has_task = exists().where(
-        OpenTask.instance_id == Instance.id,
-        or_(OpenTask.assignee == actor.username,
-            (OpenTask.assignee.is_(None)) & (OpenTask.role.in_(sorted(actor.roles)))),
-    )
-    acted = exists().where(AuditEntry.instance_id == Instance.id, AuditEntry.actor == actor.username)
-    return or_(has_task, acted)
-
-
 def may_view(session: Session, actor: Actor, instance_id: int) -> bool:
-    if actor.reads_all_instances:
-        return True
-    return session.scalar(select(func.count()).select_from(Instance).where(
-        Instance.id == instance_id, _visible_to(actor))) > 0
+    row = session.get(Instance, instance_id)
+    return row is not None and tilgang.view_of(session, actor, row) is not None
 
 
 def get(ctx: Orchestrator, instance_id: int, actor: Actor, *, logged_as: str | None = tilgangslogg.SAK) -> InstanceDetail:
@@ -170,16 +159,20 @@ def get(ctx: Orchestrator, instance_id: int, actor: Actor, *, logged_as: str | N
 def _detail(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
     with ctx.db.read() as session:
         row = session.get(Instance, instance_id)
-        if row is None or not may_view(session, actor, instance_id):
+        view = tilgang.view_of(session, actor, row) if row is not None else None
+        if view is None:
             # the same answer whether it does not exist or is not yours: no probing for cases
             raise NotFound(f"instans {instance_id} finnes ikke eller er ikke synlig for deg")
         bundle = ctx.specs.bundle(session, row.process_key, row.pins)
         workflow = engine.load(row.state, bundle)
-        trail = engine.extend_trail(row.trail, workflow)
-        done, walked = trail["elements"], [tuple(f) for f in trail["flows"]]
         detail = InstanceDetail(**vars(_summary(row, bundle.spec.description)))
+        open_tasks = sorted(row.tasks, key=lambda t: t.created_at)
+        if view == tilgang.TASKS:
+            return _through_tasks(ctx, session, bundle, row.pins, detail, actor, open_tasks)
+        trail = engine.extend_trail(row.trail, workflow)
+        detail.completed_elements, detail.walked = trail["elements"], [tuple(f) for f in trail["flows"]]
         detail.data = engine.current_data(workflow)
-        detail.tasks = [_task_dict(t) for t in sorted(row.tasks, key=lambda t: t.created_at)]
+        detail.tasks = [_task_dict(t) for t in open_tasks]
         detail.timers = [
             {"element_id": t.element_id, "name": t.name, "due_at": t.due_at, "kind": t.kind}
             for t in sorted(row.timers, key=lambda t: t.due_at)
@@ -187,11 +180,23 @@ def _detail(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail
         detail.history = history(session, instance_id)
         detail.case_data = casedata.for_case(ctx.specs, session, instance_id, row.pins, bundle, detail.data)
         _describe_history(ctx, session, bundle, row.pins, detail.history)
-        detail.completed_elements, detail.walked = done, walked
         detail.active_elements = engine.active_elements(workflow)
         detail.waiting_messages = sorted({w.name for w in row.message_waits})
         detail.waiting_for = _waits_described(bundle, row.message_waits)
         return detail
+
+
+def _through_tasks(ctx: Orchestrator, session: Session, bundle, pins, detail: InstanceDetail, actor: Actor,
+                   open_tasks: list) -> InstanceDetail:
+    """The case as someone sees it who sees it through their tasks (services/tilgang.py): the tasks
+    they may do, and what they did themselves; not the data, path, deadlines or other services' work."""
+    detail.limited = True
+    mine = [t for t in open_tasks if tilgang.may_do(actor, t)]
+    detail.tasks = [_task_dict(t) for t in mine]
+    detail.active_elements = sorted({t.element_id for t in mine})
+    detail.history = [e for e in history(session, detail.id) if e["actor"] == actor.username]
+    _describe_history(ctx, session, bundle, pins, detail.history)
+    return detail
 
 
 def _describe_history(ctx: Orchestrator, session: Session, bundle, pins, entries: list[dict]) -> None:
@@ -239,8 +244,9 @@ def history(session: Session, instance_id: int) -> list[dict]:
 
 
 def _task_dict(t: OpenTask) -> dict:
-    return {"id": t.id, "element_id": t.element_id, "name": t.name, "role": t.role, "assignee": t.assignee,
-            "form_key": t.form_key, "created_at": t.created_at, "due_at": t.due_at, "called_process": t.called_process}
+    return {"id": t.id, "element_id": t.element_id, "name": t.name, "role": t.role, "service": t.service,
+            "assignee": t.assignee, "form_key": t.form_key, "created_at": t.created_at, "due_at": t.due_at,
+            "called_process": t.called_process}
 
 
 def _summary(row: Instance, name: str | None) -> InstanceSummary:

@@ -20,7 +20,7 @@ from ..engine import workflow as engine
 from ..forms.model import FormDefinition
 from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import Instance, MessageWait, OpenTask
-from . import cases, instances, rules, runtime, tasks, validation, wording
+from . import cases, instances, rules, runtime, tilgang, validation, wording
 from .access import Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -74,7 +74,8 @@ def send(ctx: Orchestrator, name: str, business_key: str | None, data: dict | No
 
 def may_act_in(ctx: Orchestrator, session: Session, actor: Actor, instance_id: int) -> bool:
     """Whether `actor` may move this case on from outside: koordinerende enhet (it holds the overall
-    responsibility), the case's coordinator, and whoever has an open task in the instance they may do."""
+    responsibility), the case's coordinator, and whoever has an open task in the instance they may do
+    (their own, or in a queue of their role and service: services/tilgang.py)."""
     if actor.system or KOORDINERENDE_ENHET in actor.roles:
         return True
     row = session.get(Instance, instance_id)
@@ -83,7 +84,7 @@ def may_act_in(ctx: Orchestrator, session: Session, actor: Actor, instance_id: i
     if row.business_key and cases.coordinator_of(session, row.business_key) == actor.username:
         return True
     open_here = session.scalars(select(OpenTask).where(OpenTask.instance_id == instance_id))
-    return any(tasks.may_do(actor, task) for task in open_here)
+    return any(tilgang.may_do(actor, task) for task in open_here)
 
 
 def _case_exists(session: Session, business_key: str) -> bool:

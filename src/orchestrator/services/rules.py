@@ -178,6 +178,26 @@ def barnekoordinator_on_the_case(rc: RuleContext, field: Field, value) -> None:
     rc.cleaned["koordinator"] = value
 
 
+@rule("egen_tjeneste")
+def own_service(rc: RuleContext, field: Field, value) -> None:
+    """The service that does the routine's work is the person's own (its queue gets the tasks; decision 0022).
+
+    Empty: the person's only service, filled in. Someone in several services chooses. Koordinerende enhet
+    (which may start any routine for a service) and the system choose any service of the catalogue.
+    """
+    actor = rc.actor
+    chooses_any = actor.system or samtykkeregister.KOORDINERENDE_ENHET in actor.roles
+    if not value:
+        if len(actor.services) == 1 and not chooses_any:
+            rc.cleaned[field.key] = next(iter(actor.services))
+            return
+        raise RuleViolation("Velg hvilken av tjenestene dine som gjør dette." if len(actor.services) > 1
+                            else "Velg tjenesten som gjør dette.")
+    if not chooses_any and value not in actor.services:
+        mine = ", ".join(sorted(actor.services)) or "ingen"
+        raise RuleViolation(f"Du hører ikke til tjenesten «{value}». Dine tjenester: {mine}.")
+
+
 def _notice_days(rc: RuleContext) -> int:
     try:
         return max(NOTICE_PERIOD_DAYS, int(rc.data.get("varslingsfrist_dager") or NOTICE_PERIOD_DAYS))

@@ -366,15 +366,16 @@ def _sync_tasks(step: Step, now: datetime, snapshot: dict) -> list:
     opened = []
     for task_id in sorted(ready.keys() - current):
         task = ready[task_id]
-        due = _due(step, task)
+        due, service = _due(step, task), assignment.service_for(step, task)
         opened.append({
             "id": task_id, "instance_id": row.id, "process_key": row.process_key, "business_key": row.business_key,
             "element_id": task.element_id, "name": task.name, "role": task.role,
-            "assignee": assignment.assignee_for(step, task), "form_key": task.form_key, "created_at": now,
-            "due_at": due, "due_sort": due or NO_DUE_DATE, "claimed_at": None, "called_process": task.called_process,
+            "service": service, "assignee": assignment.assignee_for(step, task), "form_key": task.form_key,
+            "created_at": now, "due_at": due, "due_sort": due or NO_DUE_DATE, "claimed_at": None,
+            "called_process": task.called_process,
         })
         step.audit("task_opened", task_id=task_id, element_id=task.element_id, element_name=task.name,
-                   data={"role": task.role})
+                   data={"role": task.role, **({"service": service} if service else {})})
     snapshot["tasks"] = sorted(ready)
     step.opened = opened
     recycled = [{**task, "old_id": old} for old, task in zip(closed, opened)]
@@ -390,13 +391,13 @@ def _sync_tasks(step: Step, now: datetime, snapshot: dict) -> list:
 
 def _renamed(step: Step, snapshot: dict) -> list:
     """After a migration: the kept task rows say what the new version calls their element (id, name,
-    role, form), keeping assignee, claim and due date; the timer rows are written anew."""
+    role, service, form), keeping assignee, claim and due date; the timer rows are written anew."""
     row, statements = step.row, []
     kept = [t for t in engine.human_tasks(step.workflow, step.bundle) if t.id in set(snapshot["tasks"])]
     if kept:
         statements.append((_RENAME_TASK, [{"old_id": t.id, "element_id": t.element_id, "name": t.name,
-                                           "role": t.role, "form_key": t.form_key,
-                                           "called_process": t.called_process} for t in kept]))
+                                           "role": t.role, "service": assignment.service_for(step, t),
+                                           "form_key": t.form_key, "called_process": t.called_process} for t in kept]))
     if snapshot["timers"]:
         statements.append((delete(_TIMERS).where(_TIMERS.c.instance_id == row.id), None))
         snapshot["timers"] = []
@@ -404,7 +405,8 @@ def _renamed(step: Step, snapshot: dict) -> list:
 
 
 _RENAME_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("old_id"))
-                .values({k: bindparam(k) for k in ("element_id", "name", "role", "form_key", "called_process")}))
+                .values({k: bindparam(k) for k in ("element_id", "name", "role", "service", "form_key",
+                                                   "called_process")}))
 _RECYCLE_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("old_id"))
                  .values({c.key: bindparam(c.key) for c in _TASKS.c}))
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..engine import workflow as engine
 from ..forms.dates import day_text
 from ..store.models import Instance, MessageWait
-from . import casedata, cases, runtime, samtykkeregister as register, tilgangslogg, tjenester, validation, wording
+from . import casedata, cases, runtime, samtykkeregister as register, tilgang, tilgangslogg, tjenester, validation, wording
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
@@ -262,10 +262,8 @@ def _given_from_diagram(step: runtime.Step, given: dict) -> register.Given:
 
 
 def _may_see(session: Session, actor: Actor, business_key: str) -> bool:
-    known = session.scalar(select(Instance.id).where(Instance.business_key == business_key).limit(1))
-    if known is None:
-        return False
-    return actor.reads_all_instances or register.serves_case(session, actor, business_key)
+    # those who see the case (services/tilgang.py): a service the consent covers sees it only through a task
+    return tilgang.sees_case(session, actor, business_key)
 
 
 def _view(ctx: Orchestrator, session: Session, business_key: str, actor: Actor) -> ConsentView:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from .. import clock
 from ..forms.dates import DAY_FORMAT, day_text, parse_day
-from ..store.models import AuditEntry, Consent, ConsentEvent, Instance, OpenTask
-from . import cases
+from ..store.models import Consent, ConsentEvent, Instance
+from . import cases, tilgang
 from .access import Actor
 from .errors import Invalid, StepFailed
 
@@ -132,12 +132,7 @@ def serves_case(session: Session, actor: Actor, business_key: str | None) -> boo
     consent = valid(session, business_key)
     if consent is not None and set(actor.services) & set(consent.deles_med or []):
         return True
-    in_case = select(Instance.id).where(Instance.business_key == business_key)
-    acted = exists().where(AuditEntry.instance_id.in_(in_case), AuditEntry.actor == actor.username)
-    task = exists().where(OpenTask.business_key == business_key,
-                          or_(OpenTask.assignee == actor.username,
-                              OpenTask.assignee.is_(None) & OpenTask.role.in_(sorted(actor.roles))))
-    return bool(session.scalar(select(or_(acted, task))))
+    return tilgang.sees_case(session, actor, business_key)  # through their tasks (their service's, their own)
 
 
 def may_record(session: Session, actor: Actor, business_key: str) -> bool:

@@ -14,7 +14,7 @@ from .. import clock
 from ..engine import workflow as engine
 from ..forms.model import FormDefinition
 from ..store.models import AuditEntry, Instance, OpenTask
-from . import casedata, rules, runtime, tilgangslogg, wording
+from . import casedata, rules, runtime, tilgang, tilgangslogg, wording
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -30,6 +30,7 @@ class TaskView:
     element_id: str
     name: str | None
     role: str | None
+    service: str | None  # the service whose queue it is in (None: the role's common queue)
     assignee: str | None
     form_key: str | None
     created_at: datetime
@@ -118,15 +119,14 @@ def _narrowed(instance_id: int | None, business_key: str | None, process_key: st
 
 
 def _queues(actor: Actor, scope: str, narrowed) -> list:
-    """Disjoint conditions, each an index range: a person's own tasks, and each role's unassigned queue."""
+    """Disjoint conditions, each an index range: a person's own tasks, each role's common queue and
+    each of their services' queues (services/tilgang.py)."""
     if scope == "all" or actor.system:
         queues = [true()]
-    else:
+    elif scope == "mine":
         queues = [OpenTask.assignee == actor.username]
-        if scope == "roles":
-            queues += [(OpenTask.role == role) & OpenTask.assignee.is_(None) for role in sorted(actor.roles)]
-            if actor.is_staff:
-                queues.append(OpenTask.role.is_(None) & OpenTask.assignee.is_(None))
+    else:
+        queues = tilgang.queues(actor)
     if narrowed is not None:
         queues = [q & narrowed for q in queues]
     return queues
@@ -146,7 +146,7 @@ def _detail(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
         row = _with_instance(session, task_id)
         if row is None:
             raise NotFound("oppgaven finnes ikke eller er allerede fullført")
-        if not (actor.reads_all_instances or may_do(actor, row)):
+        if not tilgang.may_see_task(actor, row):
             raise NotFound("oppgaven finnes ikke eller er ikke synlig for deg")
         instance = row.instance
         bundle = ctx.specs.bundle(session, instance.process_key, instance.pins)
@@ -155,7 +155,10 @@ def _detail(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskDetail:
         info = next((t for t in engine.human_tasks(workflow, bundle) if t.id == task_id), None)
         if info is None:  # the task row and the state are read together, so only a broken state lands here
             raise Conflict("Oppgaven er ikke lenger åpen i saken; last listen på nytt.")
-        data = deepcopy(engine.task_data(workflow, task_id))
+        data = engine.task_data(workflow, task_id)
+        if tilgang.view_of(session, actor, instance) != tilgang.FULL:
+            data = tilgang.needed_data(data, form, info.documentation)  # only what this task needs
+        data = deepcopy(data)
         earlier = casedata.for_case(ctx.specs, session, instance.id, instance.pins, bundle, data,
                                     leave_out=casedata.keys_of(form) if form else ())
         return TaskDetail(
@@ -183,6 +186,8 @@ def release(ctx: Orchestrator, task_id: str, actor: Actor) -> TaskView:
     """Put a claimed task back in its role's queue."""
     with ctx.write() as session:
         row = _open_task(session, task_id, actor)
+        if not tilgang.may_see_task(actor, row):
+            raise NotFound("oppgaven finnes ikke eller er ikke synlig for deg")
         if row.assignee != actor.username or row.claimed_at is None:
             raise Forbidden("Du kan bare legge tilbake oppgaver du selv har tatt.")
         row.assignee, row.claimed_at = None, None
@@ -316,10 +321,11 @@ def _open_task(session, task_id: str, actor: Actor) -> OpenTask:
         AuditEntry.task_id == task_id, AuditEntry.action.in_(("task_opened", "task_completed")))).all()
     done = next((e for e in entries if e.action == "task_completed"), None)
     opened = next((e for e in entries if e.action == "task_opened"), None)
-    role = (opened.data or {}).get("role") if opened else None
+    recorded = (opened.data or {}) if opened else {}
+    queue = SimpleNamespace(role=recorded.get("role"), service=recorded.get("service"), assignee=None, claimed_at=None)
     # only those who could have done it (or read every case) learn that, and by whom, it was done
     if opened is not None and (actor.reads_all_instances or (done and done.actor == actor.username)
-                               or role is None or role in actor.roles):
+                               or tilgang.may_do(actor, queue)):
         if done is not None:
             raise Conflict(f"Oppgaven er allerede fullført (av {done.actor}).")
         status = session.scalar(select(Instance.status).where(Instance.id == opened.instance_id))
@@ -328,15 +334,7 @@ def _open_task(session, task_id: str, actor: Actor) -> OpenTask:
     raise NotFound("oppgaven finnes ikke")
 
 
-def may_do(actor: Actor, task) -> bool:
-    """Whether `actor` may claim or complete `task` (an OpenTask or a TaskView): the rule enforced here."""
-    if actor.system or task.assignee == actor.username:
-        return True
-    if task.assignee is not None and task.claimed_at is None:
-        return False  # assigned by a rule (the case's coordinator, camunda:assignee): only that person
-    if task.role is None:
-        return actor.is_staff
-    return task.role in actor.roles
+may_do = tilgang.may_do  # whether `actor` may claim or complete a task: its role, its service, its assignee
 
 
 def may_act_now(actor: Actor, task) -> bool:
@@ -351,15 +349,20 @@ def may_claim(actor: Actor, task) -> bool:
 def _authorise(actor: Actor, row: OpenTask) -> None:
     if may_do(actor, row):
         return
+    if not tilgang.may_see_task(actor, row):  # another service's or person's task: as if it did not exist
+        raise NotFound("oppgaven finnes ikke eller er ikke synlig for deg")
     if row.assignee is not None and row.claimed_at is None:
         raise Forbidden(f"Oppgaven er tildelt {row.assignee} (sakens koordinator).")
+    if not tilgang.in_service(actor, row):
+        raise Forbidden(f"Oppgaven ligger i køen til tjenesten «{row.service}», som du ikke hører til.")
     raise Forbidden(f"Oppgaven hører til rollen «{wording.role_name(row.role)}», som du ikke har.")
 
 
 def _view(row: OpenTask, now: datetime) -> TaskView:
     return TaskView(
         id=row.id, instance_id=row.instance_id, process_key=row.process_key, business_key=row.business_key,
-        element_id=row.element_id, name=row.name, role=row.role, assignee=row.assignee, form_key=row.form_key,
+        element_id=row.element_id, name=row.name, role=row.role, service=row.service, assignee=row.assignee,
+        form_key=row.form_key,
         created_at=row.created_at, due_at=row.due_at, overdue=row.due_at is not None and row.due_at < now,
         claimed_at=row.claimed_at, called_process=getattr(row, "called_process", None),
     )

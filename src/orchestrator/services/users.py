@@ -149,6 +149,7 @@ DEMO_USERS = [
     ("tina", "Tina Tjenesteyter", ["tjenesteyter"], ["skole"]),
     ("kari", "Kari fra koordinerende enhet", ["koordinerende_enhet"], ["helse_omsorg"]),
     ("kora", "Kora Koordinator", ["koordinator", "tjenesteyter"], ["helsestasjon"]),
+    ("nina", "Nina i NAV", ["tjenesteyter"], ["nav"]),
     ("lars", "Lars Leder", ["leder"], ["skole"]),
     ("kim", "Kim i kommuneledelsen", ["kommuneledelse"], []),
     ("petra", "Petra Prosesseier", ["process_owner"], []),

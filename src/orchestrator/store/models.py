@@ -115,10 +115,14 @@ class OpenTask(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        # the lists: one ordered index range per queue (a role's unassigned tasks, a person's own);
+        # the lists: one ordered index range per queue (a role's unassigned tasks, a service's, a person's own);
         # partial, so "role = ?" alone fixes the order (PostgreSQL does not order by IS NULL columns)
         Index("ix_tasks_queue", "role", "due_sort", "created_at", "id",
-              postgresql_where=text("assignee IS NULL"), sqlite_where=text("assignee IS NULL")),
+              postgresql_where=text("assignee IS NULL AND service IS NULL"),
+              sqlite_where=text("assignee IS NULL AND service IS NULL")),
+        Index("ix_tasks_service_queue", "service", "role", "due_sort", "created_at", "id",
+              postgresql_where=text("assignee IS NULL AND service IS NOT NULL"),
+              sqlite_where=text("assignee IS NULL AND service IS NOT NULL")),
         Index("ix_tasks_mine", "assignee", "due_sort", "created_at", "id"),
         Index("ix_tasks_all", "due_sort", "created_at", "id"),
         Index("ix_tasks_element", "process_key", "element_id"),
@@ -131,6 +135,9 @@ class OpenTask(Base):
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(300))
     role: Mapped[str | None] = mapped_column(String(50))
+    # the service (tjeneste) whose queue it is in: only the role's holders in that service see and do it
+    # (services/tilgang.py); None: the role's common queue
+    service: Mapped[str | None] = mapped_column(String(50))
     assignee: Mapped[str | None] = mapped_column(String(100))
     form_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime, timezone
 
 from ..clock import OSLO
-from ..services import wording
+from ..services import tjenester, wording
 
 TIMER_KINDS = {"date": "Tidspunkt", "duration": "Varighet", "cycle": "Gjentakelse"}
 
@@ -75,3 +75,6 @@ def register(app) -> None:
     app.add_template_filter(wording.status_name, "status_name")
     app.add_template_filter(wording.action_name, "action_name")
     app.add_template_filter(lambda k: wording.KIND_NAMES.get(k, k), "kind_name")
+    # a service key as people read it: «Helsestasjon og skolehelsetjeneste» (the installation's catalogue)
+    app.add_template_filter(lambda k: tjenester.catalogue(app.extensions["orchestrator"].settings).name(k) if k
+                            else "–", "service_name")

@@ -25,8 +25,9 @@ def start(body):
 @bp.get("/instances")
 @operation(summary="Instances you may see, filtered by process, status and business key", tag="Instanser",
            query=s.InstanceQuery, responses={200: s.InstancePageSchema},
-           description="Managers and koordinerende enhet see all; others see instances where they have an open "
-                       "task they may do, or did something.", errors=(422,))
+           description="Managers and koordinerende enhet see all; the case's coordinator their cases; others "
+                       "instances where they have an open task they may do (their own, or in a queue of their role "
+                       "and service), or did something (docs/decisions/0022).", errors=(422,))
 def list_instances(query):
     page = instances.list_instances(orchestrator(), current_actor(), query.get("process_key"), query.get("status"),
                                     query.get("business_key"), query["page"], query["per_page"])
@@ -45,6 +46,8 @@ def resume_instance(instance_id):
 
 @bp.get("/instances/<id:instance_id>")
 @operation(summary="One instance: status, version, data, open tasks, waiting timers, history", tag="Instanser",
-           responses={200: s.InstanceDetailSchema}, errors=(404,))
+           responses={200: s.InstanceDetailSchema}, errors=(404,),
+           description="Seen through one's tasks (`limited`): those tasks and one's own history only. 404 when "
+                       "you may not see it, exactly as when it does not exist.")
 def get_instance(instance_id):
     return dump(s.InstanceDetailSchema, instances.get(orchestrator(), instance_id, current_actor()))

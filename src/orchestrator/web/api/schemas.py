@@ -300,6 +300,8 @@ class InstanceTaskSchema(Schema):
     called_process = fields.String(allow_none=True, metadata={"description": "the called process it is in, if any"})
     name = fields.String(allow_none=True)
     role = fields.String(allow_none=True)
+    service = fields.String(allow_none=True, metadata={
+        "description": "the service (tjeneste) whose queue it is in; null: the role's common queue"})
     assignee = fields.String(allow_none=True)
     form_key = fields.String(allow_none=True)
     created_at = fields.DateTime(required=True)
@@ -333,6 +335,9 @@ class InstanceDetailSchema(InstanceSummarySchema):
                          metadata={"description": "(source element id, target element id) pairs that were walked"})
     active_elements = fields.List(fields.String(), required=True)
     waiting_messages = fields.List(fields.String(), required=True)
+    limited = fields.Boolean(required=True, metadata={
+        "description": "true: you see the case through your tasks only (your service's and your own): those "
+                       "tasks and what you did; no case data, path or deadlines (docs/decisions/0022)"})
 
 
 # --- tasks ---------------------------------------------------------------------------------
@@ -359,6 +364,8 @@ class TaskSchema(Schema):
     element_id = fields.String(required=True)
     name = fields.String(allow_none=True)
     role = fields.String(allow_none=True)
+    service = fields.String(allow_none=True, metadata={
+        "description": "the service (tjeneste) whose queue it is in; null: the role's common queue"})
     assignee = fields.String(allow_none=True)
     form_key = fields.String(allow_none=True)
     created_at = fields.DateTime(required=True)
@@ -416,7 +423,9 @@ class FormSchema(Schema):
 class TaskDetailSchema(TaskSchema):
     process_name = fields.String(allow_none=True)
     documentation = fields.String(allow_none=True)
-    data = fields.Dict(required=True, metadata={"description": "the task's current data"})
+    data = fields.Dict(required=True, metadata={
+        "description": "the task's current data; for those who see the case through their tasks, only what the "
+                       "task's form and guidance need"})
     form = fields.Nested(FormSchema, allow_none=True)
     may_act = fields.Boolean(required=True, metadata={"description": "whether you may claim/complete it now"})
 

@@ -6,13 +6,13 @@ transaction by the retention function, services/tilgangslogg.delete_expired). SQ
 triggers; PostgreSQL: a plpgsql trigger function.
 
 Revision ID: 0013
-Revises: 0010 (the lead re-chains: 0012 when tjenester is merged)
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
