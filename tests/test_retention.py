@@ -295,3 +295,73 @@ def _filled(table: Table, **values) -> dict:
         row[column.name] = (values["at"] if isinstance(kind, DateTime) else 1 if isinstance(kind, Integer)
                             else False if isinstance(kind, Boolean) else {} if isinstance(kind, JSON) else "x")
     return row
+
+
+# --- every night, from the worker ------------------------------------------------------------------
+def test_the_worker_schedules_retention_when_it_starts_and_runs_it_every_night_at_two(world, clock):
+    from orchestrator.services import nightly
+    from orchestrator.services.worker import Worker
+    from orchestrator.store.models import ScheduledJob
+
+    orc = world
+    end_case(orc, "9999/0007")
+    worker = Worker(orc)
+    stop = __import__("threading").Event()
+    worker.on_pass.append(lambda done: stop.set())
+    worker.run(stop)  # one turn: it prepares its queues first
+    worker = Worker(orc)  # (that one was told to stop)
+    with orc.db.read() as session:
+        row = session.get(ScheduledJob, nightly.NAME)
+    assert row.next_run_at == nightly.next_run(clock.now()) == clock.now().replace(day=5, hour=1)  # 02:00 Oslo
+    assert not [d for d in worker.run_pass() if isinstance(d, retention.Report)]
+
+    clock.set(row.next_run_at + 3 * YEAR)  # a night after the case's period ran out
+    [report] = [d for d in worker.run_pass() if isinstance(d, retention.Report)]
+    assert report.kind(retention.CASES).business_keys == ["9999/0007"] and not report.dry_run
+    with orc.db.read() as session:
+        row = session.get(ScheduledJob, nightly.NAME)
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == retention.ACTION)).all()
+    assert entry.actor == retention.RETENTION.username
+    assert (row.last_run_at, row.next_run_at, row.attempts) == (clock.now(), clock.now() + timedelta(days=1), 0)
+    assert not [d for d in worker.run_pass() if isinstance(d, retention.Report)]  # once a night
+
+
+def test_a_failing_nightly_run_is_retried_with_back_off_and_then_waits_for_the_next_night(world, clock, monkeypatch):
+    from orchestrator.services import nightly
+    from orchestrator.services.worker import Worker
+    from orchestrator.store.models import ScheduledJob
+
+    orc = world
+    nightly.schedule(orc)
+    with orc.db.read() as session:
+        night = session.get(ScheduledJob, nightly.NAME).next_run_at
+    clock.set(night)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disken er full")
+
+    monkeypatch.setattr(retention, "run", broken)
+    worker = Worker(orc)
+    worker.run_pass()
+    with orc.db.read() as session:
+        row = session.get(ScheduledJob, nightly.NAME)
+    assert (row.attempts, row.last_error, row.next_run_at) == (1, "RuntimeError: disken er full",
+                                                               night + timedelta(minutes=1))
+    for _ in range(nightly.MAX_ATTEMPTS - 1):
+        clock.set(row.next_run_at)
+        worker.run_pass()
+        with orc.db.read() as session:
+            row = session.get(ScheduledJob, nightly.NAME)
+    assert row.next_run_at == night + timedelta(days=1) and row.attempts == 0 and "disken er full" in row.last_error
+
+
+def test_with_the_nightly_run_switched_off_the_worker_removes_its_schedule(world, clock):
+    from orchestrator.services import nightly
+    from orchestrator.store.models import ScheduledJob
+
+    orc = world
+    nightly.schedule(orc)
+    orc.settings.retention_daily = False
+    nightly.schedule(orc)
+    with orc.db.read() as session:
+        assert session.get(ScheduledJob, nightly.NAME) is None

@@ -309,8 +309,10 @@ def timers_fire(cli: Cli, now_text):
     moment = _when(now_text) or clock.now()
     with clock.frozen(moment):
         done = Worker(cli.orc).run_pass()
+    from .services.notices.delivery import Delivered
+
     fired = [item for item in done if isinstance(item, timers.Fired)]
-    notices = [item for item in done if not isinstance(item, timers.Fired)]
+    notices = [item for item in done if isinstance(item, Delivered)]
 
     def human(items):
         if not items["fired"]:
