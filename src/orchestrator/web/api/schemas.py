@@ -513,3 +513,17 @@ class ConsentSchema(Schema):
     informert_om_folger = fields.Boolean(allow_none=True)
     historikk = fields.List(fields.Nested(ConsentEventSchema), required=True)
     kan_registrere = fields.Boolean(required=True, metadata={"description": "whether you may record a change"})
+
+
+# --- slettesperre (legal hold, decision 0024) ----------------------------------------------------
+class HoldSchema(Schema):
+    business_key = fields.String(required=True)
+    sperret = fields.Boolean(required=True, metadata={"description": "whether the retention job leaves the case alone"})
+    grunn = fields.String(allow_none=True, metadata={"description": "why the case is kept"})
+    satt_av = fields.String(allow_none=True, metadata={"description": "who placed the hold"})
+    satt_at = fields.DateTime(allow_none=True, metadata={"description": "when"})
+
+
+class HoldRequestSchema(RequestSchema):
+    grunn = text(2000, required=True, metadata={"description": "Why the case must be kept past its retention period "
+                                                               "(a complaint, a supervision case, a claim …)"})
