@@ -83,3 +83,22 @@ def test_a_manager_holds_a_case_through_the_api_and_sees_it_on_the_case_page(wor
     assert web.api("DELETE", url, token).status_code == 404  # no hold to lift
     page = web.login("kari").get(f"/instances/{instance_id}").get_data(as_text=True)
     assert "Sperr mot sletting" in page
+
+
+def test_an_erased_notice_shows_its_kind_status_and_service_but_no_content_or_address(world, web, clock):
+    from datetime import timedelta
+
+    from orchestrator.store.models import Notice
+
+    orc = world
+    with orc.db.read() as session:
+        notice = session.scalars(select(Notice).where(Notice.business_key == "9999/0007",
+                                                      Notice.status == "sink")).first()
+    clock.advance(timedelta(days=200))
+    retention.run(orc, retention.RETENTION)
+    page = web.login("mona").get(f"/utsendinger/{notice.id}").get_data(as_text=True)
+    assert "slettet" in page and "Demo Lea" not in page and notice.recipient not in page
+    assert "Innkalling" in page
+    assert web.get(f"/utsendinger/{notice.id}/html").status_code == 404
+    listing = web.get("/utsendinger?business_key=9999/0007").get_data(as_text=True)
+    assert notice.recipient not in listing and "slettet etter oppbevaringstiden" in listing
