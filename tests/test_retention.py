@@ -125,6 +125,7 @@ def test_a_real_run_writes_one_audit_record_of_counts_and_business_keys_without_
     kinds = entry.data["slag"]
     assert kinds["avsluttede_saker"]["saker"] == ["9999/0007"]
     assert kinds["avsluttede_saker"]["rader"] == done.kind(retention.CASES).rows
+    assert kinds["avsluttede_saker"]["prosesser"] == {"ansvarsgruppe avsluttet": 1}  # what is left as statistics
     assert kinds["utsendinger"]["dager"] == 183 and kinds["tilgangslogg"]
     assert "Demo" not in str(entry.data) and "@" not in str(entry.data)
     retention.run(orc, MONA, dry_run=True)

@@ -53,6 +53,7 @@ LABELS = {
     ACCESS_LOG: "Tilgangsloggen (slettes)",
 }
 ENDED = (runtime.COMPLETED, runtime.TERMINATED)
+ENDED_LABELS = {runtime.COMPLETED: "fullført", runtime.TERMINATED: "avsluttet"}
 ERASED_NOTICE_STATUSES = (SENT, SINK, CANCELLED)
 ACCESS_LOG_TABLE = "access_log"
 NOT_YET = "finnes ikke ennå"
@@ -101,6 +102,8 @@ class KindReport:
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows deleted or erased
     held: list[str] = field(default_factory=list)  # cases skipped for a slettesperre
     note: str | None = None
+    # ended cases: how many of their processes ended how ("oppstart avsluttet": 3), kept as the statistics
+    processes: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -167,6 +170,7 @@ def record(report: Report) -> dict:
                          "saker": k.business_keys, "sperret": k.held, **({"merknad": k.note} if k.note else {})}
         if k.kind == CASES:
             kinds[k.kind]["instanser"] = len(k.instances)
+            kinds[k.kind]["prosesser"] = k.processes
     return {"torrkjoring": report.dry_run, "tidspunkt": report.at.isoformat(), "slag": kinds}
 
 
@@ -198,6 +202,12 @@ def _ended_cases(session: Session, report: KindReport, held: set[str], dry_run: 
     report.business_keys, report.instances = keys, sorted(instance_ids)
     if not report.instances:
         return report
+    for chunk in _chunks(report.instances):
+        for process_key, status, count in session.execute(
+                select(Instance.process_key, Instance.status, func.count()).where(Instance.id.in_(chunk))
+                .group_by(Instance.process_key, Instance.status)):
+            label = f"{process_key} {ENDED_LABELS.get(status, status)}"
+            report.processes[label] = report.processes.get(label, 0) + count
     ties = {"case": keys, "instance": report.instances}
     sink_files += [(row.id, row.kind) for row in _rows_in(session, Notice.__table__, "notices", ties,
                                                           (Notice.id, Notice.kind, Notice.status))
