@@ -220,6 +220,8 @@ def test_a_held_case_is_skipped_by_every_kind_until_the_hold_is_lifted(world, cl
         assert session.scalar(select(Instance.id).where(Instance.business_key == "9999/0007"))
         assert all(n.erased_at is None for n in session.scalars(select(Notice).where(
             Notice.business_key == "9999/0007")))
+        [placed] = session.scalars(select(AuditEntry).where(AuditEntry.action == slettesperre.PLACED)).all()
+    assert placed.data == {"saksnummer": "9999/0007", "grunn": "Klage til statsforvalteren er under behandling."}
     slettesperre.lift(orc, MONA, "9999/0007")
     assert "9999/0007" in retention.run(orc, MONA).kind(retention.CASES).business_keys
     with orc.db.read() as session:

@@ -289,10 +289,15 @@ def _audit_data(session: Session, report: KindReport, held: set[str], gone: Gone
         .where(AuditEntry.at < report.cutoff, AuditEntry.erased_at.is_(None), AuditEntry.action != ACTION)
         .order_by(AuditEntry.id)).all()
     rows = [r for r in rows if not gone.has(r.business_key, r.instance_id)]
-    report.held = sorted({r.business_key for r in rows if r.business_key in held})
-    rows = [r for r in rows if r.business_key not in held]
-    report.ids = [r.id for r in rows]
-    report.business_keys = sorted({r.business_key for r in rows if r.business_key})
+    # a hold's own record names its case in its data, not through an instance
+    holds = dict(session.execute(select(AuditEntry.id, AuditEntry.data).where(
+        AuditEntry.at < report.cutoff, AuditEntry.erased_at.is_(None),
+        AuditEntry.action.in_((slettesperre.PLACED, slettesperre.LIFTED)))).all())
+    rows = [(r.id, r.business_key or (holds.get(r.id) or {}).get("saksnummer")) for r in rows]
+    report.held = sorted({key for _, key in rows if key in held})
+    rows = [(row_id, key) for row_id, key in rows if key not in held]
+    report.ids = [row_id for row_id, _ in rows]
+    report.business_keys = sorted({key for _, key in rows if key})
     if dry_run:
         report.rows["audit_log"] = len(rows)
         return report
