@@ -7,7 +7,7 @@
   does not go), `wait_killed()` waits for the SIGKILL a fault point (ORCHESTRATOR_FAULT) gives it.
 - `postgresql_schema()`: a fresh schema on ORCHESTRATOR_TEST_DATABASE_URL, dropped afterwards.
 - `wait_for(...)`: poll a condition with a deadline (tests never sleep a fixed time to assert).
-- Diagrams: `due_timer_process()`, `race_process()`, `load_process()`.
+- Diagrams: `due_timer_process()`, `hostile_timer_process()`, `race_process()`, `load_process()`.
 - `clone_instances(...)`: many faithful copies of a started instance (state with fresh task ids,
   its timers and its audit rows), written with bulk SQL; firing them is real engine work.
 
@@ -260,6 +260,19 @@ def due_timer_process(key: str = "mn_tidtaker"):
     p.catch("senere", "Langt fram", lane=TY, timer=("timeDate", '"2099-01-01T00:00:00+00:00"'))
     p.end("slutt", "Slutt", lane=TY)
     p.chain("start", "vent", "tell", "senere", "slutt")
+    return [(f"{key}.bpmn", p.to_xml())]
+
+
+def hostile_timer_process(key: str = "mn_fiendtlig"):
+    """Like `due_timer_process`, but what runs after the timer never ends: CPU until the sandbox stops it."""
+    from bpmnbuilder import Process
+
+    p = Process(key, "Flernode: fiendtlig tidtaker", lanes=[TY])
+    p.start("start", "Start", lane=TY)
+    p.catch("vent", "Forfall", lane=TY, timer=("timeDate", "forfall"))
+    p.script("evig", "Regner for alltid", "while True:\n    antall = antall + 1", lane=TY)
+    p.end("slutt", "Slutt", lane=TY)
+    p.chain("start", "vent", "evig", "slutt")
     return [(f"{key}.bpmn", p.to_xml())]
 
 

@@ -18,15 +18,15 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 import requests
 from sqlalchemy import func, select, text
 
 from consistency import assert_consistent
-from multinode_support import (ON_POSTGRESQL, Node, clone_instances, due_timer_process, iso, postgresql_schema,
-                               race_process, start_as_of, stop_idle, utcnow, wait_for, write_files)
+from multinode_support import (ON_POSTGRESQL, Node, clone_instances, due_timer_process, hostile_timer_process, iso,
+                               postgresql_schema, race_process, start_as_of, stop_idle, utcnow, wait_for, write_files)
 from orchestrator.config import Settings
 from orchestrator.engine import workflow as engine
 from orchestrator.services import users
@@ -50,9 +50,9 @@ def node(tmp_path_factory):
         home = tmp_path_factory.mktemp("multinode")
         installation = Node(home, url, ORCHESTRATOR_TIMER_LEASE_SECONDS=LEASE_SECONDS)
         installation.cli("db", "upgrade")
-        folder = write_files(home / "prosesser", due_timer_process() + race_process())
+        folder = write_files(home / "prosesser", due_timer_process() + hostile_timer_process() + race_process())
         deployed = installation.cli_json("deploy", str(folder))
-        assert {d["key"] for d in deployed} == {"mn_tidtaker", "mn_kapplop", "mn_svar"}
+        assert {d["key"] for d in deployed} == {"mn_tidtaker", "mn_fiendtlig", "mn_kapplop", "mn_svar"}
         try:
             yield installation
         finally:
@@ -187,6 +187,42 @@ def test_a_busy_worker_stops_after_its_current_batch_on_sigterm(node, orc):
     stopped_after = time.monotonic() - began
     left = len(ids) - _fired_instances(orc)
     assert (code, left > 0, stopped_after < 10) == (0, True, True), (code, left, stopped_after)
+
+
+def test_worker_processes_survive_hostile_timers_and_fire_the_innocent_ones_on_time(node, orc):
+    """Issue 11: four `orchestrator worker` processes, four timers whose step computes for ever and a
+    hundred innocent ones, all due now. The sandbox stops each hostile step at its CPU bound, the
+    case becomes an incident at once (one attempt here), no worker dies, and every innocent timer
+    fires exactly once within seconds of its due time."""
+    due = utcnow() - timedelta(seconds=1)
+    hostile = start_as_of(orc, "mn_fiendtlig", due - timedelta(hours=1), 4, "MNH-F",
+                          data={"forfall": iso(due), "antall": 0})
+    innocent = start_as_of(orc, "mn_tidtaker", due - timedelta(hours=1), 100, "MNH-T",
+                           data={"forfall": iso(due), "antall": 0})
+    workers = [node.worker(f"hostile-{n}", ORCHESTRATOR_TIMER_MAX_ATTEMPTS=1) for n in range(4)]
+    wait_for(lambda: _fired_instances(orc) >= len(innocent), timeout=120, interval=0.2,
+             what="the innocent timers to fire")
+
+    def incidents():
+        with orc.db.read() as session:
+            return dict(session.execute(select(Instance.id, Instance.error).where(
+                Instance.id.in_(hostile), Instance.status == "error")).all())
+
+    errors = wait_for(lambda: len(incidents()) == len(hostile) and incidents(), timeout=120,
+                      what="the hostile cases to become incidents")
+    for worker in workers:
+        assert worker.alive(), worker.tail()
+    stop_idle(workers)
+    fired = _fired_per_instance(orc)
+    assert set(fired) == set(innocent) and set(fired.values()) == {1}  # hostile ones never count as fired
+    with orc.db.read() as session:
+        fired_at = list(session.scalars(select(AuditEntry.at).where(AuditEntry.action == "timer_fired")))
+        left = session.scalar(select(func.count()).select_from(WaitingTimer).where(
+            WaitingTimer.instance_id.in_(hostile)))
+    late = max(at.replace(tzinfo=at.tzinfo or timezone.utc) - due for at in fired_at)
+    # a hostile step holds one worker for its CPU bound (2 s) and three others share the rest
+    assert late < timedelta(seconds=30), late
+    assert left == 0 and all("Regner for alltid" in message for message in errors.values()), errors
 
 
 def _listening(orc, application_name: str) -> list[int]:
