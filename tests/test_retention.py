@@ -198,6 +198,9 @@ def test_audit_rows_lose_what_was_entered_after_their_period_but_keep_who_did_wh
             assert entry.data is None and entry.erased_at == clock.now()
             assert (entry.actor, entry.action, entry.at, entry.element_id, entry.instance_id) == \
                 (old.actor, old.action, old.at, old.element_id, old.instance_id)
+    some = next(e for e in before.values() if e.instance_id is not None)
+    shown = instances.get(orc, some.instance_id, SYSTEM).history  # the case page says what became of it
+    assert all(h["data"] is None and h["erased_at"] == clock.now() for h in shown)
     clock.advance(10 * YEAR)  # the run's own record is what proves the erasure: it stays
     with orc.db.read() as session:
         record = session.scalar(select(AuditEntry.id).where(AuditEntry.action == retention.ACTION))

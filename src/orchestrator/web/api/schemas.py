@@ -313,6 +313,8 @@ class HistorySchema(Schema):
     element_id = fields.String(allow_none=True)
     element_name = fields.String(allow_none=True)
     data = fields.Dict(allow_none=True)
+    erased_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when `data` was erased after the retention period for audit data (who/what/when stay)"})
 
 
 class InstanceDetailSchema(InstanceSummarySchema):
