@@ -26,6 +26,8 @@ from orchestrator.store import migrate
 from orchestrator.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
+# the bench's installation numbers its generated cases itself («API-ip-3», …)
+BENCH_SAKSNUMMER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$"
 TMP = Path(os.environ.get("ORCHESTRATOR_BENCH_TMP") or ROOT / "bench" / "tmp")  # git-ignored
 DEPLOYER = Actor("benchmark", frozenset({PROCESS_OWNER}))
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -94,7 +96,8 @@ class Env:
         migrate.upgrade(database)
         database.dispose()
         self.settings = Settings(home=self.home, database_url=self.url, secret_key="bench-secret",
-                                 secure_cookies=False, instance_cache_size=cache_size)
+                                 secure_cookies=False, instance_cache_size=cache_size,
+                                 saksnummer_pattern=BENCH_SAKSNUMMER_PATTERN)
         self.orc = bootstrap.build(self.settings)
         self.actors: dict[str, Actor] = {}
         self._tokens: dict[str, str] = {}
@@ -131,7 +134,8 @@ class Env:
         """Environment for a separate server process (gunicorn) on this installation."""
         env = dict(os.environ)
         env.update(ORCHESTRATOR_DATABASE_URL=self.url, ORCHESTRATOR_HOME=str(self.home),
-                   ORCHESTRATOR_SECRET_KEY="bench-secret", ORCHESTRATOR_SECURE_COOKIES="false")
+                   ORCHESTRATOR_SECRET_KEY="bench-secret", ORCHESTRATOR_SECURE_COOKIES="false",
+                   ORCHESTRATOR_SAKSNUMMER_PATTERN=BENCH_SAKSNUMMER_PATTERN)
         return env
 
     def db_version(self) -> str:

@@ -26,10 +26,14 @@ from orchestrator.store import migrate
 from orchestrator.store.db import Database
 from orchestrator.store.models import Base
 
+from helpers import TEST_SAKSNUMMER_PATTERN
+
 PG_URL = os.environ.get("ORCHESTRATOR_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 DEPLOYER = Actor("prosesseier", frozenset({PROCESS_OWNER}))
 T0 = datetime(2027, 1, 4, 8, 0, tzinfo=timezone.utc)  # a Monday, 09:00 in Oslo
+os.environ.setdefault("ORCHESTRATOR_SAKSNUMMER_PATTERN", TEST_SAKSNUMMER_PATTERN)  # the CLI's subprocesses too
+os.environ.setdefault("ORCHESTRATOR_SAKSNUMMER_HINT", "for eksempel 2027/1234")
 
 
 def pytest_report_header(config):
@@ -126,7 +130,8 @@ def database_url(request, tmp_path, sqlite_template) -> str:
 @pytest.fixture
 def settings(tmp_path, database_url) -> Settings:
     return Settings(home=tmp_path, database_url=database_url, secret_key="test-secret", secure_cookies=False,
-                    worker_max_sleep_seconds=5.0)
+                    worker_max_sleep_seconds=5.0, saksnummer_pattern=TEST_SAKSNUMMER_PATTERN,
+                    saksnummer_hint="for eksempel 2027/1234")
 
 
 @pytest.fixture

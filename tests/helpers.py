@@ -4,6 +4,12 @@ from __future__ import annotations
 from orchestrator.services import instances, tasks
 from orchestrator.services.access import SYSTEM
 
+# The test installation's saksnummer format (configurable per installation, decision 0020): the
+# municipality's «2027/1234», and the suite's own clearly fictional «SAK-1», «PLAN-3», «E2-5» (a capital
+# prefix, a dash, a serial). The default format has its own tests (test_saksnummer.py), and the README's
+# commands run on the default (test_readme_commands.py).
+TEST_SAKSNUMMER_PATTERN = r"^(\d{4}/\d{1,6}|[A-Z][A-Z0-9]{0,9}-[A-Za-z0-9-]{1,40})$"
+
 
 def open_tasks(orc, instance_id: int | None = None, actor=SYSTEM):
     return tasks.list_tasks(orc, actor, scope="roles", instance_id=instance_id, per_page=200).items

@@ -36,6 +36,8 @@ REPO = TESTS.parent
 if str(TESTS) not in sys.path:  # bpmnbuilder and the other helpers live next to this file
     sys.path.insert(0, str(TESTS))
 
+from helpers import TEST_SAKSNUMMER_PATTERN  # noqa: E402
+
 PG_URL = os.environ.get("ORCHESTRATOR_TEST_DATABASE_URL")
 ON_POSTGRESQL = bool(PG_URL and PG_URL.startswith("postgresql"))
 ORCHESTRATOR = [sys.executable, "-m", "orchestrator.cli"]
@@ -185,6 +187,7 @@ class Node:
             "ORCHESTRATOR_DATABASE_URL": self.database_url,
             "ORCHESTRATOR_SECRET_KEY": SECRET,
             "ORCHESTRATOR_SECURE_COOKIES": "false",
+            "ORCHESTRATOR_SAKSNUMMER_PATTERN": TEST_SAKSNUMMER_PATTERN,  # the test installation's (helpers.py)
             "PYTHONUNBUFFERED": "1",
         })
         env.update(self.extra)

@@ -141,13 +141,15 @@ def test_an_invalid_diagram_is_422_with_problems_and_nothing_is_deployed(web, ro
     assert web.api("GET", "/api/v1/processes", role_users.tokens["process_owner"]).get_json()["total"] == 0
     broken = web.api("POST", "/api/v1/processes", role_users.tokens["process_owner"], data=b"<ikke xml",
                      content_type="application/xml")
-    assert broken.status_code == 422 and "ugyldig XML" in broken.get_json()["problems"][0]["message"]
+    [problem] = broken.get_json()["problems"]
+    assert broken.status_code == 422 and "kan ikke leses" in problem["message"]  # said plainly
+    assert "ugyldig XML" in problem["detail"]  # what the parser said, for whoever needs it
 
 
 def test_only_process_owners_deploy_and_only_xml_or_files_are_accepted(web, role_users):
     bpmn = diagrams.timers()[0][1]
     refused = web.api("POST", "/api/v1/processes", role_users.tokens["manager"], data=bpmn, content_type="application/xml")
-    assert refused.status_code == 403 and "process_owner" in refused.get_json()["message"]
+    assert refused.status_code == 403 and "«Prosesseier»" in refused.get_json()["message"]
     wrong_type = web.api("POST", "/api/v1/processes", role_users.tokens["process_owner"], data=bpmn,
                          content_type="text/plain")
     assert wrong_type.status_code == 415 and wrong_type.is_json
@@ -190,14 +192,15 @@ def test_starting_an_instance_is_201_with_its_location(web, role_users, deploy):
 def test_starting_refuses_unknown_processes_national_ids_and_unknown_fields(web, role_users, deploy):
     deploy(*diagrams.user_task_with_gateway())
     token = role_users.tokens["tjenesteyter"]
-    missing = web.api("POST", "/api/v1/instances", token, json={"process_key": "finnes_ikke"})
+    missing = web.api("POST", "/api/v1/instances", token, json={"process_key": "finnes_ikke", "business_key": "SAK-1"})
     assert missing.status_code == 404
     national = web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway", "business_key": "01017012345"})
     assert national.status_code == 422 and "business_key" in national.get_json()["errors"]
-    unknown = web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway", "hemmelig": 1})
+    unknown = web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway", "business_key": "SAK-1",
+                                                                "hemmelig": 1})
     assert unknown.status_code == 422 and unknown.get_json()["errors"] == {"hemmelig": ["Ukjent felt."]}
     no_key = web.api("POST", "/api/v1/instances", token, json={})
-    assert no_key.get_json()["errors"] == {"process_key": ["Feltet må fylles ut."]}
+    assert no_key.get_json()["errors"] == {"process_key": ["Feltet må fylles ut."], "business_key": ["Feltet må fylles ut."]}
     not_json = web.api("POST", "/api/v1/instances", token, data="process_key=x", content_type="text/plain")
     assert not_json.status_code == 422
     nul = web.api("POST", "/api/v1/instances", token, json={"process_key": "a\x00b"})
@@ -323,7 +326,7 @@ def test_a_task_in_another_lane_is_403_to_complete_and_404_to_read(web, role_use
     leder = role_users.tokens["leder"]
     assert web.api("GET", f"/api/v1/tasks/{task['id']}", leder).status_code == 404
     refused = web.api("POST", f"/api/v1/tasks/{task['id']}/complete", leder, json={"data": {}})
-    assert refused.status_code == 403 and "tjenesteyter" in refused.get_json()["message"]
+    assert refused.status_code == 403 and "«Tjenesteyter»" in refused.get_json()["message"]
 
 
 # --- messages -------------------------------------------------------------------------------

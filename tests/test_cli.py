@@ -67,7 +67,7 @@ def test_a_diagram_with_a_14_day_timer_runs_to_its_end_from_the_command_line(run
 
 def test_errors_go_to_stderr_with_a_non_zero_exit(run):
     run("db", "upgrade")
-    missing = run("instances", "start", "finnes_ikke", expect=1)
+    missing = run("instances", "start", "finnes_ikke", "--business-key", "SAK-1", expect=1)
     assert missing.stdout == "" and "finnes_ikke" in missing.stderr
     usage = run("timers", "fire", "--now", "i morgen", expect=2)
     assert "ISO 8601" in usage.stderr

@@ -32,7 +32,7 @@ def test_exclusive_gateway_takes_the_yes_path_to_the_coordinating_unit(orc, depl
 
 def test_exclusive_gateway_default_path_ends_with_documented_reason(orc, deploy, staff):
     deploy(*diagrams.user_task_with_gateway())
-    started = instances.start(orc, "test_gateway", staff["ty"])
+    started = instances.start(orc, "test_gateway", staff["ty"], "SAK-ENGINE-PATHS-35")
     complete(orc, started.id, "vurder", staff["ty"], {"behov": "nei", "begrunnelse": "Ingen andre tjenester"})
     detail = instances.get(orc, started.id, SYSTEM)
     assert detail.status == "completed"
@@ -42,7 +42,7 @@ def test_exclusive_gateway_default_path_ends_with_documented_reason(orc, deploy,
 
 def test_called_process_task_takes_the_callers_lane(orc, deploy, staff):
     deploy(*diagrams.called_process())
-    started = instances.start(orc, "test_forelder", staff["ke"])
+    started = instances.start(orc, "test_forelder", staff["ke"], "SAK-ENGINE-PATHS-45")
     [task] = open_tasks(orc, started.id)
     assert (task.element_id, task.role) == ("c_oppgave", "koordinerende_enhet")
     complete(orc, started.id, "c_oppgave", staff["ke"])
@@ -52,7 +52,7 @@ def test_called_process_task_takes_the_callers_lane(orc, deploy, staff):
 def test_multi_instance_makes_one_task_per_service_and_keeps_each_answer(orc, deploy, staff):
     deploy(*diagrams.multi_instance())
     services = [{"navn": "Skole"}, {"navn": "NAV"}, {"navn": "Barnevern"}]
-    started = instances.start(orc, "test_multi", staff["ty"], data={"tjenester": services})
+    started = instances.start(orc, "test_multi", staff["ty"], "SAK-ENGINE-PATHS-55", data={"tjenester": services})
     contact_tasks = [t for t in open_tasks(orc, started.id) if t.element_id == "kontakt"]
     assert len(contact_tasks) == 3
     from orchestrator.services import tasks
@@ -67,13 +67,13 @@ def test_multi_instance_makes_one_task_per_service_and_keeps_each_answer(orc, de
 @pytest.mark.parametrize("alder,venter,expected", [(10, False, "barn"), (40, True, "barn"), (40, False, "voksen")])
 def test_business_rule_task_decides_by_dmn_table(orc, deploy, staff, alder, venter, expected):
     deploy(*diagrams.business_rule())
-    started = instances.start(orc, "test_dmn", staff["ke"], data={"alder": alder, "venter_barn": venter})
+    started = instances.start(orc, "test_dmn", staff["ke"], "SAK-ENGINE-PATHS-70", data={"alder": alder, "venter_barn": venter})
     assert open_elements(orc, started.id) == [expected]
 
 
 def test_date_duration_and_cycle_timers_fire_in_turn(orc, deploy, staff, clock):
     deploy(*diagrams.timers())
-    started = instances.start(orc, "test_tidtakere", staff["ty"])
+    started = instances.start(orc, "test_tidtakere", staff["ty"], "SAK-ENGINE-PATHS-76")
     detail = instances.get(orc, started.id, SYSTEM)
     assert [t["element_id"] for t in detail.timers] == ["dato"]
     assert detail.next_timer_at.isoformat() == "2027-02-01T08:00:00+00:00"
@@ -96,7 +96,7 @@ def test_date_duration_and_cycle_timers_fire_in_turn(orc, deploy, staff, clock):
 
 def test_cycle_timer_that_missed_periods_catches_up_once_per_period(orc, deploy, staff, clock):
     deploy(*diagrams.timers(date_expr="2027-01-04T09:00:00+01:00", duration="PT1M", cycle="R3/PT1H"))
-    started = instances.start(orc, "test_tidtakere", staff["ty"])
+    started = instances.start(orc, "test_tidtakere", staff["ty"], "SAK-ENGINE-PATHS-99")
     clock.advance(timedelta(minutes=1))
     timers.fire_due(orc)
     clock.advance(timedelta(minutes=2))
@@ -110,7 +110,7 @@ def test_cycle_timer_that_missed_periods_catches_up_once_per_period(orc, deploy,
 
 def test_interrupting_boundary_timer_takes_the_task_away(orc, deploy, staff, clock):
     deploy(*diagrams.boundary_timers())
-    started = instances.start(orc, "test_grense", staff["ty"])
+    started = instances.start(orc, "test_grense", staff["ty"], "SAK-ENGINE-PATHS-113")
     [task] = open_tasks(orc, started.id)
     assert task.due_at == clock.now() + timedelta(days=14)
     clock.advance(timedelta(days=14, seconds=1))
@@ -120,7 +120,7 @@ def test_interrupting_boundary_timer_takes_the_task_away(orc, deploy, staff, clo
 
 def test_non_interrupting_boundary_timer_escalates_and_leaves_the_task(orc, deploy, staff, clock):
     deploy(*diagrams.boundary_timers())
-    started = instances.start(orc, "test_grense", staff["ty"])
+    started = instances.start(orc, "test_grense", staff["ty"], "SAK-ENGINE-PATHS-123")
     complete(orc, started.id, "svar", staff["ty"])
     clock.advance(timedelta(days=7, seconds=1))
     timers.fire_due(orc)

@@ -83,7 +83,7 @@ def _table(input_expression="alder", entry="< 18", output='"barn"'):
 def test_a_table_with_ranges_and_lists_decides(orc, deploy):
     table = _table(entry="[0..17]")
     deploy(table, diagrams.business_rule()[1])
-    started = instances.start(orc, "test_dmn", SYSTEM, data={"alder": 12, "venter_barn": False})
+    started = instances.start(orc, "test_dmn", SYSTEM, "SAK-FEEL-86", data={"alder": 12, "venter_barn": False})
     assert instances.get(orc, started.id, SYSTEM).data["gruppe"] == "barn"
 
 
@@ -122,7 +122,7 @@ def test_a_version_deployed_before_tables_were_feel_still_runs_for_its_instances
             decisions_used=[], message_starts=[], deployed_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
             deployed_by="cli", origin="file"))
     deploy(diagrams.business_rule()[1])
-    adult = instances.start(orc, "test_dmn", SYSTEM, data={"alder": 40, "venter_barn": False})
-    child = instances.start(orc, "test_dmn", SYSTEM, data={"alder": 9, "venter_barn": False})
+    adult = instances.start(orc, "test_dmn", SYSTEM, "SAK-FEEL-125", data={"alder": 40, "venter_barn": False})
+    child = instances.start(orc, "test_dmn", SYSTEM, "SAK-FEEL-126", data={"alder": 9, "venter_barn": False})
     assert instances.get(orc, adult.id, SYSTEM).data["gruppe"] == "voksen"
     assert instances.get(orc, child.id, SYSTEM).data["gruppe"] == "barn"

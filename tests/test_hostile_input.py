@@ -38,7 +38,7 @@ def _valid_deep(depth: int) -> dict:
 def _open_task(web, role_users, deploy):
     deploy(*diagrams.user_task_with_gateway())
     token = role_users.tokens["tjenesteyter"]
-    started = web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway"})
+    started = web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway", "business_key": "SAK-1"})
     assert started.status_code == 201, started.get_json()
     [task] = web.api("GET", "/api/v1/tasks?scope=roles", token).get_json()["items"]
     return token, task["id"]
@@ -85,7 +85,8 @@ def test_a_form_condition_that_fails_shows_an_error_page_not_a_crash(web, role_u
     key = forms[0][0][:-len(".form")]
     deploy(*others, diagrams.form(key, diagrams.choice("behov", ["ja", "nei"]), condition))
     token = role_users.tokens["tjenesteyter"]
-    assert web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway"}).status_code == 201
+    assert web.api("POST", "/api/v1/instances", token, json={"process_key": "test_gateway",
+                                                             "business_key": "SAK-1"}).status_code == 201
     [task] = web.api("GET", "/api/v1/tasks?scope=roles", token).get_json()["items"]
     page = web.login("tina").get(f"/tasks/{task['id']}")
     assert page.status_code == 422 and "«Begrunnelse»" in page.get_data(as_text=True)

@@ -103,7 +103,7 @@ def test_a_valid_submission_stores_nested_data_and_leads_to_the_next_task(web, r
     assert data["antall_deltakere"] == 3 and data["samtaledato"] == "2027-01-10"
     done = web.post(f"/tasks/{next_task.id}", {"referat": "Møtet ble holdt"})
     assert done.status_code == 302 and done.headers["Location"].endswith("/tasks")
-    assert "«Hold oppstartmøte» er sendt inn. Saken er avsluttet." in _text(web.get("/tasks"))
+    assert "«Hold oppstartmøte» er sendt inn. Saken er fullført." in _text(web.get("/tasks"))
     twice = web.post(f"/tasks/{next_task.id}", {"referat": "Møtet ble holdt"})  # a double click
     assert twice.status_code == 302 and "allerede fullført" in _text(web.get("/tasks"))
 
@@ -288,7 +288,7 @@ def test_uploading_files_from_camunda_modeler_deploys_them_together(web, role_us
                      content_type="multipart/form-data")
     assert "Ingen endringer" in _text(web.get(again.headers["Location"]))
     empty = web.post("/processes/upload", {}, content_type="multipart/form-data")
-    assert empty.status_code == 422 and "ingen fil ble lastet opp" in _text(empty)
+    assert empty.status_code == 422 and "Ingen fil ble lastet opp." in _text(empty)
     assert web.login("mona").post("/processes/upload", {"file": [(io.BytesIO(b"x"), "a.bpmn")]},
                                   content_type="multipart/form-data").status_code == 403
 

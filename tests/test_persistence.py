@@ -21,7 +21,7 @@ from orchestrator.store.models import AuditEntry, Instance
 
 def test_engine_state_is_stored_without_the_spec(orc, deploy, make_user):
     deploy(*diagrams.user_task_with_gateway())
-    started = instances.start(orc, "test_gateway", make_user("tina", "tjenesteyter"))
+    started = instances.start(orc, "test_gateway", make_user("tina", "tjenesteyter"), "SAK-PERSISTENCE-24")
     with orc.db.read() as session:
         row = session.get(Instance, started.id)
         stored = row.state
@@ -50,7 +50,7 @@ def test_an_instance_continues_in_a_new_process_object(orc, deploy, make_user, s
 def test_every_state_change_writes_an_audit_row_with_who_what_and_data(orc, deploy, make_user):
     actor = make_user("tina", "tjenesteyter")
     deploy(*diagrams.user_task_with_gateway())
-    started = instances.start(orc, "test_gateway", actor)
+    started = instances.start(orc, "test_gateway", actor, "SAK-PERSISTENCE-53")
     task = task_named(orc, started.id, "vurder")
     tasks.claim(orc, task.id, actor)
     tasks.complete(orc, task.id, {"behov": "nei", "begrunnelse": "Ikke nødvendig"}, actor)
@@ -79,7 +79,7 @@ def test_two_concurrent_completions_of_one_task_give_one_success_and_one_conflic
     actor = make_user("tina", "tjenesteyter")
     other = make_user("tor", "tjenesteyter")
     deploy(*diagrams.user_task_with_gateway())
-    started = instances.start(orc, "test_gateway", actor)
+    started = instances.start(orc, "test_gateway", actor, "SAK-PERSISTENCE-82")
     task = task_named(orc, started.id, "vurder")
     barrier = threading.Barrier(2)
     outcomes = {}
@@ -141,7 +141,7 @@ def test_a_completion_that_read_its_task_before_another_committed_is_a_conflict(
         pytest.skip("on SQLite a writer holds the write lock from BEGIN IMMEDIATE; this interleaving cannot happen")
     tina, tor = make_user("tina", "tjenesteyter"), make_user("tor", "tjenesteyter")
     deploy(*diagrams.user_task_with_gateway())
-    started = instances.start(orc, "test_gateway", tina)
+    started = instances.start(orc, "test_gateway", tina, "SAK-PERSISTENCE-144")
     task = task_named(orc, started.id, "vurder")
     pause = _PauseAfterTaskRead(orc)
     outcome = pause.run(lambda: tasks.complete(orc, task.id, {"behov": "ja", "begrunnelse": "sen"}, tor))
@@ -154,7 +154,7 @@ def test_a_completion_that_read_its_task_before_another_committed_is_a_conflict(
 def test_opening_a_task_that_was_completed_meanwhile_shows_the_state_that_held_it(orc, deploy, make_user):
     tina, tor = make_user("tina", "tjenesteyter"), make_user("tor", "tjenesteyter")
     deploy(*diagrams.user_task_with_gateway())
-    started = instances.start(orc, "test_gateway", tina)
+    started = instances.start(orc, "test_gateway", tina, "SAK-PERSISTENCE-157")
     task = task_named(orc, started.id, "vurder")
     pause = _PauseAfterTaskRead(orc)
     outcome = pause.run(lambda: tasks.get(orc, task.id, tor))
@@ -195,7 +195,7 @@ def test_every_step_on_a_case_locks_the_instance_row_before_its_tasks_and_timers
     deadlocked under load on PostgreSQL.)"""
     tina = make_user("tina", "tjenesteyter")
     deploy(*diagrams.boundary_timers())
-    started = instances.start(orc, "test_grense", tina)
+    started = instances.start(orc, "test_grense", tina, "SAK-PERSISTENCE-198")
     svar = task_named(orc, started.id, "svar")
     steps = {
         "claim": lambda: tasks.claim(orc, svar.id, tina),
@@ -243,7 +243,7 @@ def test_a_deadlock_the_database_breaks_is_a_conflict_and_nothing_of_it_is_kept(
 def test_completing_an_already_completed_task_is_a_conflict(orc, deploy, make_user):
     actor = make_user("tina", "tjenesteyter")
     deploy(*diagrams.user_task_with_gateway())
-    started = instances.start(orc, "test_gateway", actor)
+    started = instances.start(orc, "test_gateway", actor, "SAK-PERSISTENCE-246")
     task = task_named(orc, started.id, "vurder")
     tasks.complete(orc, task.id, {"behov": "nei", "begrunnelse": "x"}, actor)
     with pytest.raises(Conflict, match="allerede fullført"):
@@ -254,7 +254,7 @@ def test_a_claimed_task_cannot_be_completed_by_someone_else(orc, deploy, make_us
     actor = make_user("tina", "tjenesteyter")
     other = make_user("tor", "tjenesteyter")
     deploy(*diagrams.user_task_with_gateway())
-    started = instances.start(orc, "test_gateway", actor)
+    started = instances.start(orc, "test_gateway", actor, "SAK-PERSISTENCE-257")
     task = task_named(orc, started.id, "vurder")
     tasks.claim(orc, task.id, actor)
     with pytest.raises(Conflict, match="tatt av tina"):

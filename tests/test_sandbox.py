@@ -88,7 +88,7 @@ def test_runtime_refuses_what_slipped_past_deploy(orc, deploy, make_user, monkey
     actor = make_user("tina", "tjenesteyter")
     from orchestrator.services.errors import StepFailed
     with pytest.raises(StepFailed, match="«open» er ikke tilgjengelig"):
-        instances.start(orc, "test_betingelse", actor)
+        instances.start(orc, "test_betingelse", actor, "SAK-SANDBOX-91")
 
 
 def test_dmn_expressions_run_in_the_sandbox(orc, deploy, make_user, monkeypatch):
@@ -96,7 +96,7 @@ def test_dmn_expressions_run_in_the_sandbox(orc, deploy, make_user, monkeypatch)
     calls = []
     original = sandbox.evaluate
     monkeypatch.setattr(sandbox, "evaluate", lambda *a, **k: calls.append(a[0]) or original(*a, **k))
-    instances.start(orc, "test_dmn", make_user("kari", "koordinerende_enhet"), data={"alder": 7, "venter_barn": False})
+    instances.start(orc, "test_dmn", make_user("kari", "koordinerende_enhet"), "SAK-SANDBOX-99", data={"alder": 7, "venter_barn": False})
     assert any("alder" in expression for expression in calls)
 
 
@@ -160,6 +160,6 @@ def test_the_line_budget_is_per_run_and_leaves_the_tracer_as_it_was():
 def test_an_endless_script_task_fails_its_step_instead_of_holding_the_server(orc, deploy, make_user):
     deploy(*diagrams.script("n = 0\nwhile n >= 0:\n    n = n + 1"))
     from orchestrator.services.errors import StepFailed
-    error = _finishes(lambda: instances.start(orc, "test_skript", make_user("tina", "tjenesteyter")))
+    error = _finishes(lambda: instances.start(orc, "test_skript", make_user("tina", "tjenesteyter"), "SAK-SANDBOX-163"))
     assert isinstance(error, StepFailed) and "løkke som aldri slutter" in str(error), error
     assert instances.list_instances(orc, SYSTEM, process_key="test_skript").items == []  # nothing half-stored

@@ -72,7 +72,7 @@ def _zombie(pid: int) -> bool:
 def test_system_exit_in_a_script_task_fails_the_step_and_names_the_element(orc, unchecked_deploy, make_user):
     unchecked_deploy(*diagrams.script("raise SystemExit(4)"))
     with pytest.raises(StepFailed) as failed:
-        instances.start(orc, "test_skript", make_user("tina", "tjenesteyter"))
+        instances.start(orc, "test_skript", make_user("tina", "tjenesteyter"), "SAK-SANDBOX-PROC-75")
     assert "«Regn ut» (skript)" in str(failed.value) and "SystemExit" in str(failed.value)
     assert instances.list_instances(orc, SYSTEM, process_key="test_skript").items == []
 
@@ -80,14 +80,14 @@ def test_system_exit_in_a_script_task_fails_the_step_and_names_the_element(orc, 
 def test_a_generator_thrown_system_exit_in_a_condition_fails_the_step(orc, unchecked_deploy, make_user):
     unchecked_deploy(*diagrams.condition("(y for y in []).throw(SystemExit(7))"))
     with pytest.raises(StepFailed) as failed:
-        instances.start(orc, "test_betingelse", make_user("tina", "tjenesteyter"))
+        instances.start(orc, "test_betingelse", make_user("tina", "tjenesteyter"), "SAK-SANDBOX-PROC-83")
     assert "Uttrykket i «Port» (port)" in str(failed.value) and "SystemExit" in str(failed.value)
 
 
 def test_a_timer_expression_raising_system_exit_fails_the_step(orc, unchecked_deploy, make_user):
     unchecked_deploy(*diagrams.timer_expression("(y for y in []).throw(SystemExit(7))"))
     with pytest.raises(StepFailed, match="vent"):
-        instances.start(orc, "test_tidsuttrykk", make_user("tina", "tjenesteyter"))
+        instances.start(orc, "test_tidsuttrykk", make_user("tina", "tjenesteyter"), "SAK-SANDBOX-PROC-90")
 
 
 @pytest.mark.parametrize("source", [
@@ -171,7 +171,7 @@ def test_a_huge_allocation_hits_the_memory_limit(limits):
 def test_a_script_may_not_write_more_than_the_data_limit(orc, deploy, make_user):
     deploy(*diagrams.script("x = 'a'.ljust(30 * 10**6)"))
     with pytest.raises(StepFailed) as failed:
-        instances.start(orc, "test_skript", make_user("tina", "tjenesteyter"))
+        instances.start(orc, "test_skript", make_user("tina", "tjenesteyter"), "SAK-SANDBOX-PROC-174")
     assert "«Regn ut» (skript)" in str(failed.value) and "30,0 MB" in str(failed.value)
     assert "grensen er 1,0 MB" in str(failed.value)
     assert instances.list_instances(orc, SYSTEM, process_key="test_skript").items == []
@@ -186,7 +186,7 @@ def test_a_step_whose_state_would_exceed_the_limit_is_refused_naming_the_field(o
     limits(max_state_bytes=160_000)
     deploy(*diagrams.script("kopi = notat + notat"))  # each under the limits; copied along, too much
     with pytest.raises(StepFailed) as failed:
-        instances.start(orc, "test_skript", make_user("tina", "tjenesteyter"), data={"notat": "x" * 60_000})
+        instances.start(orc, "test_skript", make_user("tina", "tjenesteyter"), "SAK-SANDBOX-PROC-189", data={"notat": "x" * 60_000})
     assert "grensen er 0,2 MB" in str(failed.value)
     assert "feltet «kopi» (0,1 MB) fra «Regn ut»" in str(failed.value)
     assert instances.list_instances(orc, SYSTEM, process_key="test_skript").items == []
@@ -312,7 +312,7 @@ def test_a_timer_step_whose_script_raises_system_exit_fails_without_stopping_the
     p.end("slutt", "Slutt", lane=diagrams.TY)
     p.chain("start", "vent", "skript", "slutt")
     unchecked_deploy(("test_tidsskript.bpmn", p.to_xml()))
-    started = instances.start(orc, "test_tidsskript", SYSTEM)
+    started = instances.start(orc, "test_tidsskript", SYSTEM, "SAK-SANDBOX-PROC-315")
     clock.advance(timedelta(minutes=2))
     [fired] = timers.fire_due(orc)  # the worker's pass: a SystemExit here would end the worker process
     assert "«Avslutt alt» (skript)" in fired.error and "SystemExit" in fired.error

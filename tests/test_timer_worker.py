@@ -92,7 +92,7 @@ def test_the_worker_wakes_when_an_earlier_timer_appears_and_fires_it(orc, deploy
         assert worker.planned_sleep is not None and worker.planned_sleep > 10 ** 8  # nothing waits: sleep long
         # a timer 10 minutes away is created: the worker wakes and plans for it
         deploy(*diagrams.timers(date_expr="2027-01-04T09:10:00+01:00", duration="P1D"))
-        started = instances.start(orc, "test_tidtakere", SYSTEM)
+        started = instances.start(orc, "test_tidtakere", SYSTEM, "SAK-TIMER-WORKER-94")
         with passed:
             assert passed.wait_for(lambda: len(passes) >= 2, timeout=10)
         assert worker.planned_sleep == pytest.approx(600.0, abs=0.01)
@@ -181,7 +181,7 @@ def test_a_failing_timer_step_is_retried_with_back_off_then_becomes_an_incident_
         orc, deploy, clock, make_user):
     deploy(*diagrams.failing_timer())
     tina = make_user("tina", "tjenesteyter")
-    started = instances.start(orc, "test_feilende_tidtaker", tina)
+    started = instances.start(orc, "test_feilende_tidtaker", tina, "SAK-TIMER-WORKER-183")
     [task] = tasks.list_tasks(orc, tina).items
     clock.advance(timedelta(days=1))
 
@@ -216,7 +216,7 @@ def test_an_operator_resumes_an_incident_and_its_queues_come_back(orc, deploy, c
     deploy(*diagrams.failing_timer())
     tina = make_user("tina", "tjenesteyter")
     mona = make_user("mona", "manager")
-    started = instances.start(orc, "test_feilende_tidtaker", tina)
+    started = instances.start(orc, "test_feilende_tidtaker", tina, "SAK-TIMER-WORKER-218")
     orc.settings.timer_max_attempts = 1
     clock.advance(timedelta(days=1))
     [fired] = timers.fire_due(orc)
@@ -234,7 +234,7 @@ def test_an_operator_resumes_an_incident_and_its_queues_come_back(orc, deploy, c
 
 def test_a_worker_that_dies_in_a_timer_step_again_and_again_makes_it_an_incident(orc, deploy, clock):
     deploy(*diagrams.failing_timer())
-    started = instances.start(orc, "test_feilende_tidtaker", SYSTEM)
+    started = instances.start(orc, "test_feilende_tidtaker", SYSTEM, "SAK-TIMER-WORKER-236")
     clock.advance(timedelta(days=1))
     queue = orc.queues["timer"]
     for attempt in range(queue.max_attempts()):  # each claim's worker "dies": its lease runs out
@@ -247,7 +247,7 @@ def test_a_worker_that_dies_in_a_timer_step_again_and_again_makes_it_an_incident
 
 def test_timers_fire_as_of_a_given_time_without_waiting(orc, deploy, clock):
     deploy(*diagrams.boundary_timers())
-    started = instances.start(orc, "test_grense", SYSTEM)
+    started = instances.start(orc, "test_grense", SYSTEM, "SAK-TIMER-WORKER-249")
     from orchestrator import clock as clock_module
     with clock_module.frozen(clock.now() + timedelta(days=15)):
         fired = timers.fire_due(orc)
@@ -277,7 +277,7 @@ def test_another_process_wakes_the_worker_through_postgresql_notify(orc, setting
         with passed:
             assert passed.wait_for(lambda: len(passes) >= 1, timeout=10)
         deploy(*diagrams.timers(date_expr="2027-01-04T09:10:00+01:00", duration="P1D"))
-        instances.start(orc, "test_tidtakere", SYSTEM)  # committed by "another process"
+        instances.start(orc, "test_tidtakere", SYSTEM, "SAK-TIMER-WORKER-279")  # committed by "another process"
         with passed:
             assert passed.wait_for(lambda: len(passes) >= 2, timeout=10)
         assert passes[-1] == pytest.approx(600.0, abs=0.01)
@@ -293,7 +293,7 @@ def test_a_hostile_timer_does_not_hold_up_the_other_due_timers(orc, deploy, cloc
     monkeypatch.setattr("orchestrator.services.deployment._check_expressions", lambda definition: [])
     deploy(*diagrams.failing_timer("raise SystemExit(4)"))
     deploy(*diagrams.timers(date_expr="2027-01-05T09:00:00+01:00", duration="P1D"))
-    hostile = instances.start(orc, "test_feilende_tidtaker", SYSTEM).id  # its timer: T0 + 1 day, as the others
+    hostile = instances.start(orc, "test_feilende_tidtaker", SYSTEM, "SAK-TIMER-WORKER-295").id  # its timer: T0 + 1 day, as the others
     innocent = _start_many(orc, 30, "test_tidtakere")
     clock.advance(timedelta(days=1))
     done = Worker(orc).run_pass()

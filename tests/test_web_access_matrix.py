@@ -141,7 +141,7 @@ CASES = [
                                                                 json={"to_version": 1}), only(200, {PO}, 403)),
     # --- API: instances ---
     Case("POST api instances (start)", lambda c, w, t: c.api("POST", "/api/v1/instances", t,
-                                                             json={"process_key": "test_gateway"}),
+                                                             json={"process_key": "test_gateway", "business_key": "SAK-S"}),
          only(201, {TY, KE}, 403)),
     Case("GET api instances", lambda c, w, t: c.api("GET", "/api/v1/instances", t), ALL),
     Case("POST api resume of a running instance", lambda c, w, t: c.api(
@@ -193,6 +193,9 @@ CASES = [
     Case("DELETE api slettesperre", lambda c, w, t: c.api("DELETE", "/api/v1/cases/SAK-A/slettesperre", t),
          only(200, {KE, MA}, 403)),
     Case("GET api dashboard", lambda c, w, t: c.api("GET", "/api/v1/dashboard", t), only(200, {KE, MA}, 403)),
+    # --- API: notices, as the «Utsendinger» page: its readers only ---
+    Case("GET api notices", lambda c, w, t: c.api("GET", "/api/v1/notices", t), only(200, {KE, MA}, 403)),
+    Case("GET api notice (none such)", lambda c, w, t: c.api("GET", "/api/v1/notices/4711", t), only(404, {KE, MA}, 403)),
     Case("GET api me", lambda c, w, t: c.api("GET", "/api/v1/me", t), ALL),
     Case("GET api openapi.json", lambda c, w, t: c.api("GET", "/api/v1/openapi.json", t), ALL),
     # --- pages ---
@@ -218,6 +221,18 @@ CASES = [
          only(302, {TY, KE}, 404)),
     Case("GET /dashboard", lambda c, w, t: c.get("/dashboard"), only(200, {KE, MA}, 403)),
     Case("GET /utsendinger", lambda c, w, t: c.get("/utsendinger"), only(200, {KE, MA}, 403)),
+    # --- the read-access log and innsyn: managers only (decision 0023) ---
+    Case("GET /tilgangslogg", lambda c, w, t: c.get("/tilgangslogg"), only(200, {MA}, 403)),
+    Case("GET /tilgangslogg?sak=SAK-A", lambda c, w, t: c.get("/tilgangslogg?sak=SAK-A&fra=01.01.2020"),
+         only(200, {MA}, 403)),
+    Case("GET /instances/A shows who read it", lambda c, w, t: _status_if(
+        c.get(f"/instances/{w.instance_a}"), "Hvem har lest saken"), only(200, {MA}, 204)),
+    Case("GET api tilgangslogg", lambda c, w, t: c.api("GET", "/api/v1/tilgangslogg?sak=SAK-A", t),
+         only(200, {MA}, 403)),
+    Case("GET /innsyn", lambda c, w, t: c.get("/innsyn"), only(200, {MA}, 403)),
+    Case("GET /innsyn/dokument?sak=SAK-A", lambda c, w, t: c.get("/innsyn/dokument?sak=SAK-A"), only(200, {MA}, 403)),
+    Case("GET /innsyn/data.json?sak=SAK-A", lambda c, w, t: c.get("/innsyn/data.json?sak=SAK-A"),
+         only(200, {MA}, 403)),
     Case("GET /processes", lambda c, w, t: c.get("/processes"), ALL),
     Case("GET /processes/test_gateway", lambda c, w, t: c.get("/processes/test_gateway"), ALL),
     Case("GET /processes/…/versions/1", lambda c, w, t: c.get("/processes/test_gateway/versions/1"), ALL),

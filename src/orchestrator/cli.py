@@ -6,17 +6,22 @@ non-zero exit code (1 for a refused operation, 2 for wrong usage).
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import json
 import logging
 import sys
 from datetime import date, datetime
 from functools import wraps
+from pathlib import Path
 
 import click
 
 from . import clock
 from .config import Settings
-from .services import access, bootstrap, deployment, instances, messages, tasks, timers, tjenester, tokens, users
+from .services import (access, bootstrap, deployment, innsyn, instances, messages, tasks, tilgangslogg, timers, tjenester,
+                       tokens, users)
+from .services.casedata import moment_text
+from .services.wording import action_name, role_name, roles_text, status_name, status_sentence
 from .services.context import Orchestrator
 from .services.errors import DeployRefused, Invalid, ServiceError
 from .store import migrate
@@ -69,9 +74,14 @@ def command(group, *args, **kwargs):
             cli: Cli = ctx.obj
             cli.as_json = cli.as_json or as_json
             try:
-                return fn(cli, **params)
+                with tilgangslogg.requested_from(tilgangslogg.KOMMANDOLINJE, "lokal", _who_runs(ctx)):
+                    return fn(cli, **params)
             except DeployRefused as error:
-                click.echo(error.message, err=True)
+                click.echo("Utrullingen ble avvist; ingenting ble lagret:", err=True)
+                for problem in error.problems:
+                    click.echo(f"  {problem}", err=True)
+                    if problem.detail:  # what the parser or engine said, for whoever needs it
+                        click.echo(f"      Teknisk: {problem.detail}", err=True)
                 sys.exit(1)
             except Invalid as error:
                 click.echo(f"Feil: {error.message}", err=True)
@@ -85,6 +95,15 @@ def command(group, *args, **kwargs):
         return wrapper
 
     return decorate
+
+
+def _who_runs(ctx: click.Context) -> str:
+    """The command and the operating-system user who typed it (the read-access log's «from where»)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"{ctx.command_path} (bruker {user})"
 
 
 def _json_arg(text: str | None, name: str) -> dict | None:
@@ -162,7 +181,6 @@ def deploy_cmd(cli: Cli, paths, username, force):
 @click.option("--as", "username", help="Eksporter som denne brukeren (må være prosesseier).")
 def export_cmd(cli: Cli, directory, username):
     """Skriv nyeste versjon av alle prosesser, tabeller og skjemaer til DIR/processes og DIR/forms."""
-    from pathlib import Path
 
     from .services import export
 
@@ -400,12 +418,12 @@ def timers_fire(cli: Cli, now_text):
             click.echo(f"Ingenting forfalt per {moment.isoformat()}.")
         for f in items["fired"]:
             if f.retry_at is not None:
-                status = f"FEILET, prøves igjen {f.retry_at.isoformat()}: {f.error}"
+                status = f"FEILET, prøves igjen {moment_text(f.retry_at)}: {f.error}"
             elif f.error:
                 status = f"STOPPET PÅ FEIL: {f.error}"
             else:
-                status = ", ".join(f.elements)
-            click.echo(f"instans {f.instance_id} ({f.process_key}, sak {f.business_key or '-'}): {status}")
+                status = ", ".join(f.names or f.elements)
+            click.echo(f"sak {f.business_key or '-'} (instans {f.instance_id}): {status}")
         if items["notices"]:
             click.echo(f"{len(items['notices'])} utsending(er) behandlet (se Utsendinger).")
 
@@ -420,13 +438,15 @@ def instances_group():
 
 @command(instances_group, "start")
 @click.argument("key")
-@click.option("--business-key", help="Saksnummer (ikke fødselsnummer).")
+@click.option("--business-key", help="Sakens saksnummer, påkrevd (f.eks. 2027/1234; aldri fødselsnummer).")
 @click.option("--data", "data_text", help="Startdata som JSON-objekt.")
 @click.option("--as", "username", help="Start som denne brukeren.")
 def instances_start(cli: Cli, key, business_key, data_text, username):
     """Start en instans av prosessen KEY."""
     result = instances.start(cli.orc, key, cli.actor(username), business_key, _json_arg(data_text, "--data"))
-    cli.out(result, lambda r: click.echo(f"Startet instans {r.id} av {r.process_key} v{r.process_version} ({r.status})."))
+    cli.out(result, lambda r: click.echo(f"Startet sak {r.business_key or '-'} (instans {r.id}): "
+                                         f"{r.process_name or r.process_key} versjon {r.process_version}. "
+                                         f"{status_sentence(r.status)}"))
 
 
 @command(instances_group, "resume")
@@ -450,8 +470,9 @@ def instances_list(cli: Cli, process_key, status, business_key, page, username):
 
     def human(p):
         for i in p.items:
-            timer = f" neste tidtaker {i.next_timer_at.isoformat()}" if i.next_timer_at else ""
-            click.echo(f"{i.id:6} {i.process_key:32} v{i.process_version:<3} {i.status:10} sak {i.business_key or '-'}{timer}")
+            timer = f" neste tidsfrist {moment_text(i.next_timer_at)}" if i.next_timer_at else ""
+            click.echo(f"{i.id:6} {i.process_name or i.process_key:48} v{i.process_version:<3} {status_name(i.status):16} "
+                       f"sak {i.business_key or '-'}{timer}")
         click.echo(f"({p.total} i alt, side {p.page})")
 
     cli.out(result, human)
@@ -465,16 +486,46 @@ def instances_show(cli: Cli, instance_id, username):
     detail = instances.get(cli.orc, instance_id, cli.actor(username))
 
     def human(d):
-        click.echo(f"Instans {d.id}: {d.process_name or d.process_key} v{d.process_version}, {d.status}, sak {d.business_key or '-'}")
+        click.echo(f"Sak {d.business_key or '-'} (instans {d.id}): {d.process_name or d.process_key} "
+                   f"versjon {d.process_version}. {status_name(d.status)}.")
         for t in d.tasks:
-            click.echo(f"  oppgave {t['id']}  {t['name']} [{t['role']}] frist {t['due_at'] or '-'}")
+            due = moment_text(t["due_at"]) if t["due_at"] else "-"
+            click.echo(f"  oppgave {t['id']}  {t['name']} [{role_name(t['role'])}] frist {due}")
         for t in d.timers:
-            click.echo(f"  tidtaker {t['element_id']} ({t['name'] or ''}) {t['due_at'].isoformat()}")
-        click.echo("  data: " + json.dumps(_jsonable(d.data), ensure_ascii=False))
+            click.echo(f"  tidsfrist: {t['name'] or 'tidsfrist'} {moment_text(t['due_at'])}")
+        for waiting in d.waiting_for:
+            click.echo(f"  venter på melding: {waiting}")
+        if d.case_data:
+            click.echo("  Opplysninger i saken:")
+        for item in d.case_data:
+            sep = " " if item.label.endswith("?") else ": "
+            click.echo(f"    {item.label}{sep}{item.text}" if item.text else f"    {item.label}")
+            for line in item.lines:
+                click.echo(f"      - {line}")
         for h in d.history:
-            click.echo(f"  {h['at'].isoformat()} {h['actor']}: {h['action']} {h['element_name'] or h['element_id'] or ''}")
+            step = f" – {h['element_name']}" if h["element_name"] else ""
+            click.echo(f"  {moment_text(h['at'])} {h['actor'] or '-'}: {action_name(h['action'])}{step}")
 
     cli.out(detail, human)
+
+
+@command(main, "innsyn")
+@click.argument("business_key")
+@click.option("--out", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Mappen dokumentet og JSON-filen skrives til.")
+@click.option("--as", "username", help="Lederen som lager uttrekket (ellers systemet, med din brukerkonto i loggen).")
+def innsyn_cmd(cli: Cli, business_key, folder, username):
+    """Alt som er lagret om personen i saken SAKSNUMMER, som utskrivbart HTML-dokument og JSON (innsynskrav)."""
+    found = innsyn.make(cli.orc, business_key, cli.actor(username))
+    written = innsyn.write(found, folder)
+
+    def human(paths):
+        click.echo(f"Innsyn i sak {found.business_key}: {len(found.processes)} prosesser, {len(found.notices)} "
+                   f"e-poster, {len(found.reads)} oppslag i tilgangsloggen.")
+        for path in paths:
+            click.echo(f"  {path}")
+
+    cli.out([str(p) for p in written], human)
 
 
 # --- tasks ----------------------------------------------------------------------------------
@@ -499,9 +550,9 @@ def tasks_list(cli: Cli, role, username, page):
 
     def human(p):
         for t in p.items:
-            due = t.due_at.isoformat() if t.due_at else "-"
+            due = moment_text(t.due_at) if t.due_at else "-"
             flag = " FORFALT" if t.overdue else ""
-            click.echo(f"{t.id}  {t.name} [{t.role}] instans {t.instance_id} sak {t.business_key or '-'} frist {due}{flag}")
+            click.echo(f"{t.id}  {t.name} [{role_name(t.role)}] instans {t.instance_id} sak {t.business_key or '-'} frist {due}{flag}")
         click.echo(f"({p.total} i alt)")
 
     cli.out(result, human)
@@ -516,9 +567,9 @@ def tasks_complete(cli: Cli, task_id, data_text, username):
     result = tasks.complete(cli.orc, task_id, _json_arg(data_text, "--data"), cli.actor(username))
 
     def human(r):
-        click.echo(f"Fullført. Instans {r.instance_id} er {r.instance_status}.")
+        click.echo(f"Oppgaven er fullført (instans {r.instance_id}). {status_sentence(r.instance_status)}")
         for t in r.next_tasks:
-            click.echo(f"  neste: {t.id}  {t.name} [{t.role}]")
+            click.echo(f"  neste: {t.id}  {t.name} [{role_name(t.role)}]")
 
     cli.out(result, human)
 
@@ -540,8 +591,8 @@ def messages_send(cli: Cli, name, business_key, data_text, username):
 
     def human(items):
         for d in items:
-            verb = "startet" if d.started else "levert til"
-            click.echo(f"{d.message}: {verb} instans {d.instance_id}")
+            what = "startet en ny prosess i saken" if d.started else "levert til saken"
+            click.echo(f"Meldingen er {what} (sak {business_key}, instans {d.instance_id}).")
 
     cli.out(result, human)
 
@@ -557,15 +608,20 @@ def _services_option(fn):
                         help="Tjeneste brukeren hører til (skole, ppt, nav …; kan gjentas). Se `orchestrator services list`.")(fn)
 
 
-def _user_line(u) -> str:
+ROLE_HELP = ", ".join(f"{key} = {role_name(key)}" for key in access.ALL_ROLES)
+
+
+def _user_line(cli: Cli, u) -> str:
     state = "" if u.active else "  (deaktivert)"
-    services = f"  tjenester: {', '.join(u.services)}" if u.services else ""
-    return f"{u.username:16} {', '.join(u.roles) or '–'}{services}{state}"
+    names = tjenester.catalogue(cli.orc.settings).names
+    services = f"  tjenester: {', '.join(names.get(s, s) for s in u.services)}" if u.services else ""
+    return f"{u.username:16} {roles_text(u.roles)}{services}{state}"
 
 
 @command(users_group, "add")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(access.ALL_ROLES))
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(access.ALL_ROLES),
+              help=f"Rolle (kan gjentas): {ROLE_HELP}.")
 @_services_option
 @click.option("--password-stdin", is_flag=True, help="Les passordet fra standard inn.")
 @click.option("--name", "display_name")
@@ -574,13 +630,13 @@ def users_add(cli: Cli, username, roles, services, password_stdin, display_name,
     """Legg til en bruker med roller og tjenester."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     result = users.add(cli.orc, username, list(roles), password, display_name, email, services=list(services))
-    cli.out(result, lambda u: click.echo(f"La til {_user_line(u)}"))
+    cli.out(result, lambda u: click.echo(f"La til {_user_line(cli, u)}"))
 
 
 @command(users_group, "update")
 @click.argument("username")
 @click.option("--role", "roles", multiple=True, type=click.Choice(access.ALL_ROLES),
-              help="Erstatt rollene med disse (kan gjentas).")
+              help=f"Erstatt rollene med disse (kan gjentas): {ROLE_HELP}.")
 @_services_option
 @click.option("--no-services", is_flag=True, help="Ta brukeren ut av alle tjenester.")
 def users_update(cli: Cli, username, roles, services, no_services):
@@ -589,7 +645,7 @@ def users_update(cli: Cli, username, roles, services, no_services):
         raise click.UsageError("--service og --no-services kan ikke brukes sammen")
     result = users.update(cli.orc, username, roles=list(roles) or None,
                           services=[] if no_services else (list(services) or None))
-    cli.out(result, lambda u: click.echo(f"Endret {_user_line(u)}"))
+    cli.out(result, lambda u: click.echo(f"Endret {_user_line(cli, u)}"))
 
 
 @command(users_group, "deactivate")
@@ -612,7 +668,7 @@ def users_activate(cli: Cli, username):
 def users_list(cli: Cli):
     """List brukere med roller, tjenester og om de er aktive."""
     result = users.list_users(cli.orc)
-    cli.out(result, lambda us: [click.echo(_user_line(u)) for u in us])
+    cli.out(result, lambda us: [click.echo(_user_line(cli, u)) for u in us])
 
 
 @command(users_group, "bootstrap")
@@ -626,7 +682,7 @@ def users_bootstrap(cli: Cli):
             return
         click.echo("Innlogging (brukernavn / passord / roller), lagret i var/demo-brukere.txt:")
         for username, password, roles in items:
-            click.echo(f"  {username:8} {password:16} {', '.join(roles)}")
+            click.echo(f"  {username:8} {password:16} {roles_text(roles)}")
 
     cli.out([{"username": u, "password": p, "roles": r} for u, p, r in creds], lambda _: human(creds))
 

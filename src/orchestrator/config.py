@@ -55,6 +55,11 @@ class SandboxLimits:
         )
 
 
+# The municipality's case numbers (ePhorte, Elements, Public 360): year, slash, serial number, e.g. 2027/1234.
+SAKSNUMMER_PATTERN = r"^\d{4}/\d{1,6}$"
+SAKSNUMMER_HINT = "årstall, skråstrek og løpenummer, for eksempel 2027/1234"
+
+
 @dataclass
 class Settings:
     home: Path
@@ -83,6 +88,9 @@ class Settings:
     token_days: int = 90
     local_login: bool = True
     services_file: Path | None = None  # the catalogue of services (tjenester); None: <home>/tjenester.json
+    # a case is started with a saksnummer of this form (a Python regular expression), told to people as `hint`
+    saksnummer_pattern: str = SAKSNUMMER_PATTERN
+    saksnummer_hint: str = SAKSNUMMER_HINT
     oidc: "OidcSettings | None" = None
     # retention (docs/privacy.md, decision 0024): days each kind of data is kept; None keeps it for ever
     retention_case_days: int | None = 3 * 365  # ended cases, from the end of their last process
@@ -124,6 +132,10 @@ class Settings:
             token_days=int(os.environ.get("ORCHESTRATOR_TOKEN_DAYS", 90)),
             local_login=_bool("ORCHESTRATOR_LOCAL_LOGIN", True),
             services_file=Path(os.environ["ORCHESTRATOR_SERVICES_FILE"]) if os.environ.get("ORCHESTRATOR_SERVICES_FILE") else None,
+            saksnummer_pattern=os.environ.get("ORCHESTRATOR_SAKSNUMMER_PATTERN") or SAKSNUMMER_PATTERN,
+            saksnummer_hint=os.environ.get("ORCHESTRATOR_SAKSNUMMER_HINT") or (
+                SAKSNUMMER_HINT if not os.environ.get("ORCHESTRATOR_SAKSNUMMER_PATTERN") else
+                f"kommunens format ({os.environ['ORCHESTRATOR_SAKSNUMMER_PATTERN']})"),
             oidc=OidcSettings.from_env(),
             retention_case_days=_days("ORCHESTRATOR_RETENTION_CASE_DAYS", cls.retention_case_days),
             retention_notice_days=_days("ORCHESTRATOR_RETENTION_NOTICE_DAYS", cls.retention_notice_days),

@@ -44,6 +44,7 @@ class HumanTask:
     assignee_expression: str | None
     documentation: str | None
     boundary_due: datetime | None  # earliest timer attached to the task, if any
+    called_process: str | None = None  # the called process (call activity) it is in; None: the instance's own
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,16 @@ def human_tasks(workflow: BpmnWorkflow, bundle: SpecBundle) -> list[HumanTask]:
                 assignee_expression=info.assignee if info else None,
                 documentation=info.documentation if info else None,
                 boundary_due=_boundary_due(task),
+                called_process=_called_process(bundle, spec_name),
             )
         )
     return found
+
+
+def _called_process(bundle: SpecBundle, spec_name: str) -> str | None:
+    """The deployed process a task's (sub)process spec belongs to, when it is not the instance's own."""
+    owner = bundle.spec_owner.get(spec_name)
+    return owner if owner and owner != bundle.key else None
 
 
 def _boundary_due(task) -> datetime | None:

@@ -26,8 +26,12 @@ PHONE = re.compile(r"^\+?[0-9 ]{8,15}$")
 
 
 class FormInvalid(Exception):
-    def __init__(self, errors: dict[str, list[str]]):
+    """`errors` per field path; `valid_data`: the fields that did pass, so the form's rules can still
+    check them and every error of a submission is answered at once."""
+
+    def __init__(self, errors: dict[str, list[str]], valid_data: dict | None = None):
         self.errors = errors
+        self.valid_data = valid_data or {}
         super().__init__("Skjemaet har feil")
 
 
@@ -95,7 +99,8 @@ def validate_submission(form: FormDefinition, submitted: dict, context: dict | N
     try:
         loaded = schema.load(cleaned)
     except ValidationError as error:
-        raise FormInvalid(flatten_errors(error.normalized_messages())) from None
+        valid = error.valid_data if isinstance(error.valid_data, dict) else {}
+        raise FormInvalid(flatten_errors(error.normalized_messages()), valid) from None
     # Every field of the form ends up with a value, so conditions and payloads can rely on the
     # name: a visible field left empty is None; a hidden one keeps what the case already holds
     # (a form may show a field only to change it, e.g. a moved meeting's time) or becomes None.

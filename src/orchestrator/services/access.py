@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from ..engine.authoring import STAFF_ROLES
 from .errors import Forbidden
+from .wording import role_name, roles_text
 
 PROCESS_OWNER = "process_owner"
 MANAGER = "manager"
@@ -38,9 +39,9 @@ TIMER = Actor("tidtaker", frozenset(ALL_ROLES), system=True)
 
 def require(actor: Actor, role: str, doing: str) -> None:
     if not actor.has(role):
-        raise Forbidden(f"{doing} krever rollen «{role}»")
+        raise Forbidden(f"{doing} krever rollen «{role_name(role)}»")
 
 
 def require_any(actor: Actor, roles, doing: str) -> None:
     if not actor.system and not (actor.roles & set(roles)):
-        raise Forbidden(f"{doing} krever en av rollene {', '.join(sorted(roles))}")
+        raise Forbidden(f"{doing} krever en av rollene {roles_text(roles)}")

@@ -30,7 +30,7 @@ from ..engine.parser import build_bundle, validate_schema
 from ..engine.authoring import normalise_form_key
 from ..forms.model import FormError, parse_form
 from ..store.models import AuditEntry, Draft, ProcessDefinition
-from . import deploy_checks, rules
+from . import deploy_checks, rules, wording
 from .access import PROCESS_OWNER, Actor, require
 from .context import Orchestrator
 from .errors import Conflict, DeployRefused, Problem
@@ -128,7 +128,7 @@ def _read_all(files):
             root = xmlsafe.parse(content)
             definition = authoring.read(name, root, content)
         except xmlsafe.UnsafeXml as error:
-            problems.append(Problem(name, str(error), line=error.line))
+            problems.append(unreadable(name, error))
             continue
         except authoring.AuthoringError as error:
             problems.append(Problem(name, error.message, error.element_id, error.line))
@@ -175,8 +175,9 @@ def _check(ctx, session, definitions: list[Definition], forms: list[_Form]) -> l
                     problems.append(Problem(file, "brukeroppgaven ligger ikke i noen lane (rolle)", element.id, element.line))
                 elif element.role is not None and element.role not in STAFF_ROLES:
                     problems.append(Problem(
-                        file, f"lanen/rollen «{element.lane or element.role}» er ikke en kjent rolle "
-                        f"({', '.join(STAFF_ROLES)})", element.id, element.line))
+                        file, f"lanen «{element.lane or element.role}» er ikke en av rollene; gi lanen navnet til "
+                        f"en av dem: {wording.roles_text(STAFF_ROLES)}", element.id, element.line,
+                        detail=f"rollen «{element.role}» er ukjent; kjente roller: {', '.join(STAFF_ROLES)}"))
             if element.form_key:
                 form_key = element.form_key
                 if form_key not in batch_forms and SpecCache.latest_row(session, form_key, kind="form") is None:
@@ -220,7 +221,13 @@ def _check_expressions(definition: Definition) -> list[Problem]:
                 sandbox.compile_expression(source)
         except sandbox.SandboxViolation as error:
             line = definition.elements[element_id].line if element_id in definition.elements else None
-            problems.append(Problem(definition.filename, f"{what}: {error}", element_id, line))
+            # our own refusals are written for people; the compiler's («Line 1: …») are technical
+            plain = [r for r in error.reasons if not r.startswith("Line ")]
+            technical = [r for r in error.reasons if r.startswith("Line ")]
+            why = "; ".join(plain) or ("bruk sakens data, enkle sammenligninger og hjelpefunksjonene "
+                                       "(docs/expressions.md)")
+            problems.append(Problem(definition.filename, f"{what}: uttrykket «{error.source[:80]}» kan ikke "
+                                    f"brukes: {why}", element_id, line, detail="; ".join(technical) or None))
     return problems
 
 
@@ -252,9 +259,10 @@ def _check_with_engine(ctx, session, definition, batch_processes, batch_decision
     except ValidationException as error:
         line = error.line_number or None
         element_id = error.id or _element_at_line(definition, line)
-        return [Problem(error.file_name or definition.filename, _spiff_message(error), element_id, line)]
+        return [Problem(error.file_name or definition.filename, ENGINE_REFUSED, element_id, line,
+                        detail=_spiff_message(error))]
     except SpiffWorkflowException as error:
-        return [Problem(definition.filename, str(error))]
+        return [Problem(definition.filename, ENGINE_REFUSED, detail=str(error))]
     return []
 
 
@@ -263,6 +271,18 @@ def _element_at_line(definition: Definition, line: int | None) -> str | None:
         return None
     return next((node.get("id") for node in definition.root.iter()
                  if isinstance(node.tag, str) and node.sourceline == line and node.get("id")), None)
+
+
+ENGINE_REFUSED = ("motoren kan ikke kjøre diagrammet slik det er tegnet her; se etter noe som mangler ved "
+                  "elementet (en betingelse på en flyt ut av en port, en referanse, en sekvensflyt)")
+
+
+def unreadable(name: str, error: xmlsafe.UnsafeXml) -> Problem:
+    """A file that is not XML at all, or XML we refuse to read (a DOCTYPE): said plainly."""
+    if str(error).startswith("ugyldig XML"):
+        return Problem(name, "filen kan ikke leses som et diagram: den er kanskje avkortet eller endret for hånd; "
+                             "åpne den i modellereren og lagre den på nytt", line=error.line, detail=str(error))
+    return Problem(name, str(error), line=error.line)
 
 
 def _spiff_message(error: ValidationException) -> str:

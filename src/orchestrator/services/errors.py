@@ -36,10 +36,14 @@ class Invalid(ServiceError):
 
 @dataclass(frozen=True)
 class Problem:
+    """Why a deploy was refused: `message` in words a process owner acts on, `detail` what the
+    parser or engine said (shown folded away as «Teknisk», decision 0018)."""
+
     file: str
     message: str
     element_id: str | None = None
     line: int | None = None
+    detail: str | None = None
 
     def __str__(self) -> str:
         where = self.file
@@ -50,7 +54,8 @@ class Problem:
         return f"{where}: {self.message}"
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "element_id": self.element_id, "line": self.line, "message": self.message}
+        return {"file": self.file, "element_id": self.element_id, "line": self.line, "message": self.message,
+                "detail": self.detail}
 
 
 class DeployRefused(ServiceError):

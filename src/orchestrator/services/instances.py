@@ -8,9 +8,8 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..engine import workflow as engine
-from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import AuditEntry, Instance, OpenTask, WaitingTimer
-from . import cases, rules, runtime, samtykkeregister, tasks, validation
+from . import casedata, cases, rules, runtime, samtykkeregister, tasks, tilgangslogg, tjenester, validation, wording
 from .access import MANAGER, PROCESS_OWNER, Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -36,6 +35,7 @@ class InstanceSummary:
     next_timer_at: datetime | None
     error: str | None = None
     next_tasks: list = field(default_factory=list)  # on a start: the open tasks the starter may do now
+    continues_with: object = None  # on a start: the task the starter goes on with (theirs now), if any
 
 
 @dataclass
@@ -48,32 +48,45 @@ class InstanceDetail(InstanceSummary):
     walked: list[tuple[str, str]] = field(default_factory=list)
     active_elements: list[str] = field(default_factory=list)
     waiting_messages: list[str] = field(default_factory=list)
+    case_data: list = field(default_factory=list)  # casedata.Item: the data as a person reads it
+    waiting_for: list[str] = field(default_factory=list)  # the message waits, as the diagram names their events
 
 
 
-def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = None, data: dict | None = None):
-    business_key = validation.business_key(business_key)
+def start(ctx: Orchestrator, key: str, actor: Actor, business_key: str | None = None, data: dict | None = None,
+          claim_first: bool = False):
+    """Start a case: with its saksnummer (required, in the installation's format) and the start form's data.
+
+    `claim_first` (the start page: a person who goes on working the case) claims its first task in a role of
+    theirs for them, as completing a step does; an API client starting many cases claims nothing.
+    """
     data = validation.data(data)
+    try:
+        business_key, refused_key = validation.new_case_key(ctx.settings, business_key), None
+    except Invalid as error:
+        business_key, refused_key = None, error
     with ctx.write("instance.start") as session:
         pins = ctx.specs.pins_for(session, key)  # NotFound when the process is not deployed
         bundle = ctx.specs.bundle(session, key, pins)
         start_info = _start_element(bundle, key)
+        form = ctx.specs.form_for(session, pins, start_info.form_key) if start_info and start_info.form_key else None
+        if refused_key is not None:  # answered with the start form's own errors, in one round (rules need the case)
+            form_errors = rules.validated(form, data)[1] if form is not None else {}
+            raise Invalid(refused_key.message, {**refused_key.fields, **form_errors})
         if not may_start(session, actor, start_info.role if start_info else None, business_key,
                          start_info.starters if start_info else ()):
             role = start_info.role if start_info else None
-            raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
+            raise Forbidden(f"Prosessen startes av rollen «{wording.role_name(role)}»" if role else
                             "Bare ansatte med en tjenesterolle kan starte saker")
-        if start_info is not None and start_info.form_key:
-            form = ctx.specs.form_for(session, pins, start_info.form_key)
-            try:
-                data = validate_submission(form, data)
-            except FormInvalid as error:
-                raise Invalid("Startskjemaet har feil", error.errors) from None
-            rules.check_start(session, form, data, actor, business_key)
+        if form is not None:
+            data, errors = rules.validated(form, data)
+            rules.check_start(session, form, data, actor, business_key, errors)
         step = runtime.create(ctx, session, key, business_key, data, actor, pins=pins)
-        runtime.commit(step)
+        deliveries = runtime.commit(step)
         started = _summary(step.row, bundle.spec.description)
-        started.next_tasks = tasks.following(session, step, actor)  # where the starter goes on, without asking
+        # where the starter goes on, without asking
+        following = tasks.following(session, step, actor, reached=[d.instance_id for d in deliveries])
+        started.next_tasks, started.continues_with = tasks.continue_with(session, actor, following, claim=claim_first)
         return started
 
 
@@ -145,7 +158,16 @@ def may_view(session: Session, actor: Actor, instance_id: int) -> bool:
         Instance.id == instance_id, _visible_to(actor))) > 0
 
 
-def get(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
+def get(ctx: Orchestrator, instance_id: int, actor: Actor, *, logged_as: str | None = tilgangslogg.SAK) -> InstanceDetail:
+    """One instance with its data, tasks, timers and history; the read is logged as `logged_as` (None only
+    where the caller shows none of it: a form post that answers with a redirect)."""
+    detail = _detail(ctx, instance_id, actor)
+    if logged_as is not None:
+        tilgangslogg.record(ctx, actor, logged_as, detail.business_key, detail.id)
+    return detail
+
+
+def _detail(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
     with ctx.db.read() as session:
         row = session.get(Instance, instance_id)
         if row is None or not may_view(session, actor, instance_id):
@@ -163,10 +185,33 @@ def get(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceDetail:
             for t in sorted(row.timers, key=lambda t: t.due_at)
         ]
         detail.history = history(session, instance_id)
+        detail.case_data = casedata.for_case(ctx.specs, session, instance_id, row.pins, bundle, detail.data)
+        _describe_history(ctx, session, bundle, row.pins, detail.history)
         detail.completed_elements, detail.walked = done, walked
         detail.active_elements = engine.active_elements(workflow)
         detail.waiting_messages = sorted({w.name for w in row.message_waits})
+        detail.waiting_for = _waits_described(bundle, row.message_waits)
         return detail
+
+
+def _describe_history(ctx: Orchestrator, session: Session, bundle, pins, entries: list[dict]) -> None:
+    """Each entry's step by its name in the diagram (a timer's too) and its data as lines to read."""
+    names = {e.id: e.name for e in bundle.elements.values() if e.name}
+    vocabulary = casedata.vocabulary_for(ctx.specs, session, pins)
+    forms_by_element = casedata.forms_of_elements(bundle)
+    values = {**samtykkeregister.record_values(tjenester.catalogue(ctx.settings).names), **wording.RECORD_VALUES}
+    for entry in entries:
+        if not entry["element_name"] and entry["element_id"]:
+            steps = [names.get(i) for i in entry["element_id"].split(",")]
+            entry["element_name"] = ", ".join(s for s in steps if s) or None
+        entry["details"] = casedata.history_lines(entry, vocabulary, forms_by_element, wording.RECORD_FIELDS, values)
+
+
+def _waits_described(bundle, waits) -> list[str]:
+    """What the case waits to hear, in the diagram's words: the catching event's name (the process
+    owner's text), never the message's technical name."""
+    names = {e.id: e.name for e in bundle.elements.values() if e.name}
+    return sorted({names.get(w.element_id or "") or "En melding til saken" for w in waits})
 
 
 def resume(ctx: Orchestrator, instance_id: int, actor: Actor) -> InstanceSummary:
@@ -189,7 +234,7 @@ def history(session: Session, instance_id: int) -> list[dict]:
 
 def _task_dict(t: OpenTask) -> dict:
     return {"id": t.id, "element_id": t.element_id, "name": t.name, "role": t.role, "assignee": t.assignee,
-            "form_key": t.form_key, "created_at": t.created_at, "due_at": t.due_at}
+            "form_key": t.form_key, "created_at": t.created_at, "due_at": t.due_at, "called_process": t.called_process}
 
 
 def _summary(row: Instance, name: str | None) -> InstanceSummary:

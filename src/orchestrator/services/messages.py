@@ -20,7 +20,7 @@ from ..engine import workflow as engine
 from ..forms.model import FormDefinition
 from ..forms.schema import FormInvalid, validate_submission
 from ..store.models import Instance, MessageWait, OpenTask
-from . import cases, instances, rules, runtime, tasks, validation
+from . import cases, instances, rules, runtime, tasks, validation, wording
 from .access import Actor, require_any
 from .context import Orchestrator
 from .errors import Forbidden, Invalid, NotFound
@@ -66,6 +66,8 @@ def send(ctx: Orchestrator, name: str, business_key: str | None, data: dict | No
             starter = _starting_process(session, name)
             if starter is None:
                 raise NotFound(_nobody_waits(name, business_key))
+            if not _case_exists(session, business_key):  # a new case: its saksnummer as on a start
+                validation.new_case_key(ctx.settings, business_key)
             data = _validated_start(ctx, session, starter, name, actor, business_key, data)
         return route(ctx, session, name, business_key, data, actor)
 
@@ -82,6 +84,11 @@ def may_act_in(ctx: Orchestrator, session: Session, actor: Actor, instance_id: i
         return True
     open_here = session.scalars(select(OpenTask).where(OpenTask.instance_id == instance_id))
     return any(tasks.may_do(actor, task) for task in open_here)
+
+
+def _case_exists(session: Session, business_key: str) -> bool:
+    """A case has this saksnummer (any instance, any status): a process started for it carries its key as it is."""
+    return session.scalar(select(Instance.id).where(Instance.business_key == business_key).limit(1)) is not None
 
 
 def _nobody_waits(name: str, business_key: str | None) -> str:
@@ -113,12 +120,13 @@ def _validated_start(ctx: Orchestrator, session: Session, key: str, name: str, a
                   and e.top_level and e.message == name), None)
     role = start.role if start else None
     if not instances.may_start(session, actor, role, business_key, start.starters if start else ()):
-        raise Forbidden(f"Prosessen startes av rollen «{role}»" if role else
+        raise Forbidden(f"Prosessen startes av rollen «{wording.role_name(role)}»" if role else
                         "Bare ansatte med en tjenesterolle kan starte saker")
     form = ctx.specs.form_for(session, pins, start.form_key) if start and start.form_key else None
-    validated = _validated(ctx, session, name, form, data)
-    if form is not None:
-        rules.check_start(session, form, validated, actor, business_key)
+    if form is None:
+        return _validated(ctx, session, name, form, data)
+    validated, errors = rules.validated(form, data)
+    rules.check_start(session, form, validated, actor, business_key, errors)
     return validated
 
 

@@ -9,6 +9,7 @@ signed-in user may read them. Only process owners deploy (`deployment.deploy` ch
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePath
@@ -154,7 +155,7 @@ def _named(ctx, content: bytes, filename: str | None, form_key: str | None) -> t
     try:
         definition = authoring.read(UPLOAD_NAME, xmlsafe.parse(content), content)
     except xmlsafe.UnsafeXml as error:
-        raise DeployRefused([Problem(UPLOAD_NAME, str(error), line=error.line)]) from None
+        raise DeployRefused([deployment.unreadable(UPLOAD_NAME, error)]) from None
     except authoring.AuthoringError as error:
         raise DeployRefused([Problem(UPLOAD_NAME, error.message, error.element_id, error.line)]) from None
     return _deployed_name(ctx, definition.key, f"{definition.key}.{definition.kind}"), content
@@ -304,9 +305,20 @@ def _versions(session, keys: list[str]) -> dict[str, list[ProcessVersion]]:
     return out
 
 
+def _form_title(row: ProcessDefinition) -> str | None:
+    """A form is listed by its title («Forberede innkalling»), as a process is by its name."""
+    if row.kind != "form":
+        return None
+    try:
+        title = json.loads(bytes(row.content)).get("title")
+    except (ValueError, AttributeError):
+        return None
+    return title if isinstance(title, str) and title.strip() else None
+
+
 def _summary(row: ProcessDefinition, versions: list[ProcessVersion]) -> ProcessSummary:
     return ProcessSummary(
-        key=row.key, kind=row.kind, name=row.name, latest_version=row.version, deployed_at=row.deployed_at,
+        key=row.key, kind=row.kind, name=row.name or _form_title(row), latest_version=row.version, deployed_at=row.deployed_at,
         deployed_by=row.deployed_by, running_instances=sum(v.running_instances for v in versions),
         versions=versions,
     )

@@ -12,8 +12,8 @@ Four kinds of data, each with its own period (Settings.retention_*_days; docs/pr
   service and the times stay, so the case still shows that an innkalling went to «Skole» on that date.
 - **revisjonsdata** (audit data): an audit row, from when it was written. What was entered (`data`)
   is *erased*; who did what, when, stays. The retention job's own records are kept.
-- **tilgangslogg** (the read-access log, table `access_log`, column `at`): rows are *deleted*. If the
-  table does not exist (yet), the kind says so and is skipped.
+- **tilgangslogg** (the read-access log, decision 0023): rows are *deleted*, through the log's own
+  module (`tilgangslogg.delete_expired`), the only deletion its database triggers allow.
 
 A case under a slettesperre (services/slettesperre.py) is skipped by every kind. `run(..., dry_run=True)`
 reads what `run(...)` would do and changes nothing; the real run decides again inside its own
@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
-from sqlalchemy import Column, MetaData, Table, case, delete, func, insert, inspect, null, or_, select, update
+from sqlalchemy import Table, case, delete, func, insert, null, select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
 from ..store.models import AuditEntry, Base, Instance, Notice
-from ..store.types import UTCDateTime
-from . import runtime, slettesperre
+from . import runtime, slettesperre, tilgangslogg
 from .access import ALL_ROLES, MANAGER, Actor, require_any
 from .context import Orchestrator
 from .notices import transport
@@ -55,8 +54,7 @@ LABELS = {
 ENDED = (runtime.COMPLETED, runtime.TERMINATED)
 ENDED_LABELS = {runtime.COMPLETED: "fullført", runtime.TERMINATED: "avsluttet"}
 ERASED_NOTICE_STATUSES = (SENT, SINK, CANCELLED)
-ACCESS_LOG_TABLE = "access_log"
-NOT_YET = "finnes ikke ennå"
+ACCESS_LOG_TABLE, ACCESS_LOG_PERMITS = tilgangslogg.TABLES
 FOREVER = "oppbevares uten tidsgrense"
 CHUNK = 500  # values per IN (…): well inside every database's parameter limit
 
@@ -85,6 +83,7 @@ KEPT_TABLES = {
 NOT_CASE_DATA = frozenset({
     "alembic_version", "process_definitions", "drafts", "users", "user_roles", "user_services", "api_tokens",
     "user_sessions", "login_attempts", "scheduled_jobs",
+    ACCESS_LOG_PERMITS,  # the log's deletion permit: a cutoff, held for the length of one transaction
 })
 
 
@@ -310,26 +309,21 @@ def _audit_data(session: Session, report: KindReport, held: set[str], gone: Gone
     return report
 
 
-# --- the read-access log --------------------------------------------------------------------------
+# --- the read-access log ---------------------------------------------------------------------------
 def _access_log(session: Session, report: KindReport, held: set[str], dry_run: bool) -> KindReport:
+    """Through the log's own module: the database refuses any other deletion of its rows (decision 0023)."""
     if report.cutoff is None:
         return report
-    connection = session.connection()
-    if not inspect(connection).has_table(ACCESS_LOG_TABLE):
-        report.note = NOT_YET
-        return report
-    # its time column read as ours (UTC, aware), whatever the database reports it as
-    table = Table(ACCESS_LOG_TABLE, MetaData(), Column("at", UTCDateTime), autoload_with=connection)
-    key = _primary_key(table)
-    keyed = "business_key" in table.c
-    columns = (key, table.c.business_key) if keyed else (key,)
-    rows = session.execute(select(*columns).where(table.c.at < report.cutoff).order_by(key)).all()
-    if keyed:
-        report.held = sorted({r[1] for r in rows if r[1] in held})
-        rows = [r for r in rows if r[1] not in held]
-        report.business_keys = sorted({r[1] for r in rows if r[1]})
-    report.ids = [r[0] for r in rows]
-    report.rows[ACCESS_LOG_TABLE] = _delete(session, table, key, report.ids) if not dry_run else len(rows)
+    rows = tilgangslogg.expired(session, report.cutoff)
+    report.held = sorted({key for _, key in rows if key in held})
+    rows = [(row_id, key) for row_id, key in rows if key not in held]
+    report.ids = [row_id for row_id, _ in rows]
+    report.business_keys = sorted({key for _, key in rows if key})
+    deleted = 0
+    if not dry_run:
+        for chunk in _chunks(report.ids):
+            deleted += tilgangslogg.delete_expired(session, report.cutoff, ids=chunk)
+    report.rows[ACCESS_LOG_TABLE] = deleted if not dry_run else len(rows)
     return report
 
 

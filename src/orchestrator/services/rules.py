@@ -18,7 +18,7 @@ from ..engine import workflow as engine
 from ..clock import OSLO
 from ..engine.helpers import add_months, to_datetime
 from ..forms.model import Field, FormDefinition
-from ..forms.schema import visible_components
+from ..forms.schema import FormConditionFailed, FormInvalid, validate_submission, visible_components
 from . import cases, samtykkeregister, tjenester
 from .errors import Invalid
 
@@ -55,17 +55,28 @@ def rule(name: str):
     return register
 
 
-def check_submission(ctx, session, step, task_row, form, cleaned: dict, actor) -> None:
-    """Run the rules a task's form names; refuse with per-field errors."""
-    if form is None:
-        return
-    current = engine.task_data(step.workflow, task_row.id)
-    _apply(form, RuleContext(session, actor, step.row.business_key, current, cleaned))
+def validated(form: FormDefinition, data: dict, current: dict | None = None) -> tuple[dict, dict[str, list[str]]]:
+    """The submission as the form cleans it, and the form's per-field errors: the fields that passed
+    go on to the rules, so a submission is answered with all its errors at once."""
+    try:
+        return validate_submission(form, data, current), {}
+    except FormConditionFailed as error:  # the form itself is broken: nothing can be checked
+        raise Invalid(error.message, error.errors) from None
+    except FormInvalid as error:
+        return error.valid_data, error.errors
 
 
-def check_start(session: Session, form: FormDefinition | None, cleaned: dict, actor, business_key: str | None) -> None:
-    if form is not None:
-        _apply(form, RuleContext(session, actor, business_key, {}, cleaned))
+def check_submission(ctx, session, step, task_row, form, cleaned: dict, actor,
+                     errors: dict[str, list[str]] | None = None) -> None:
+    """Run the rules a task's form names on what passed the form; refuse with the form's errors and
+    the rules' together (per field)."""
+    current = engine.task_data(step.workflow, task_row.id) if form is not None else {}
+    _apply(form, RuleContext(session, actor, step.row.business_key, current, cleaned), errors or {})
+
+
+def check_start(session: Session, form: FormDefinition | None, cleaned: dict, actor, business_key: str | None,
+                errors: dict[str, list[str]] | None = None) -> None:
+    _apply(form, RuleContext(session, actor, business_key, {}, cleaned), errors or {})
 
 
 def unknown_rules(form: FormDefinition) -> list[str]:
@@ -73,11 +84,12 @@ def unknown_rules(form: FormDefinition) -> list[str]:
                    if f.properties.get("regel") and f.properties["regel"] not in RULES})
 
 
-def _apply(form: FormDefinition, rc: RuleContext) -> None:
-    errors: dict[str, list[str]] = {}
-    for field in _walk(visible_components(form, rc.data)):
+def _apply(form: FormDefinition | None, rc: RuleContext, known: dict[str, list[str]]) -> None:
+    """Refuse with every error at once: those the form found (`known`) and each rule's on a field that passed."""
+    errors = dict(known)
+    for field in _walk(visible_components(form, rc.data)) if form is not None else ():
         name = field.properties.get("regel")
-        if not name or not field.key:
+        if not name or not field.key or field.key in errors:
             continue
         try:
             RULES[name](rc, field, rc.cleaned.get(field.key))

@@ -24,7 +24,7 @@ from ..engine import workflow as engine
 from ..engine.parser import SpecBundle
 from ..store.db import Database
 from ..store.models import AuditEntry, Instance, MessageWait, OpenTask, WaitingTimer
-from . import assignment, jobs
+from . import assignment, jobs, wording
 from .access import Actor
 from .context import CONFLICT_MESSAGE, Orchestrator
 from .errors import Conflict, NotFound, ServiceError, StepFailed
@@ -34,8 +34,8 @@ NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)  # sorts tasks without
 MAX_DEPTH = 10  # messages passed on from instance to instance within one step
 EMPTY_INDEX = {"tasks": [], "timers": [], "waits": []}
 NOT_RUNNING = {
-    COMPLETED: "Saken er avsluttet; den kan ikke endres lenger.",
-    TERMINATED: "Saken er stoppet; den kan ikke endres lenger.",
+    COMPLETED: "Saken er fullført; den kan ikke endres lenger.",
+    TERMINATED: "Saken er avbrutt; den kan ikke endres lenger.",
     ERROR: ("Saken har stoppet på en feil (se saken). Den kan ikke gå videre før feilen er rettet og saken "
             "er startet igjen av en leder eller prosesseier."),
 }
@@ -142,7 +142,7 @@ def load(ctx: Orchestrator, session: Session, instance_id: int, actor: Actor, de
     if row is None:
         raise NotFound(f"instans {instance_id} finnes ikke")
     if running and row.status != RUNNING:
-        raise Conflict(NOT_RUNNING.get(row.status, f"Saken har status «{row.status}»."))
+        raise Conflict(NOT_RUNNING.get(row.status, wording.status_sentence(row.status)))
     bundle = ctx.specs.bundle(session, row.process_key, row.pins)
     workflow = ctx.instances.take(row.id, row.lock_version, bundle)
     if workflow is None:
@@ -371,7 +371,7 @@ def _sync_tasks(step: Step, now: datetime, snapshot: dict) -> list:
             "id": task_id, "instance_id": row.id, "process_key": row.process_key, "business_key": row.business_key,
             "element_id": task.element_id, "name": task.name, "role": task.role,
             "assignee": assignment.assignee_for(step, task), "form_key": task.form_key, "created_at": now,
-            "due_at": due, "due_sort": due or NO_DUE_DATE, "claimed_at": None,
+            "due_at": due, "due_sort": due or NO_DUE_DATE, "claimed_at": None, "called_process": task.called_process,
         })
         step.audit("task_opened", task_id=task_id, element_id=task.element_id, element_name=task.name,
                    data={"role": task.role})
@@ -395,7 +395,8 @@ def _renamed(step: Step, snapshot: dict) -> list:
     kept = [t for t in engine.human_tasks(step.workflow, step.bundle) if t.id in set(snapshot["tasks"])]
     if kept:
         statements.append((_RENAME_TASK, [{"old_id": t.id, "element_id": t.element_id, "name": t.name,
-                                           "role": t.role, "form_key": t.form_key} for t in kept]))
+                                           "role": t.role, "form_key": t.form_key,
+                                           "called_process": t.called_process} for t in kept]))
     if snapshot["timers"]:
         statements.append((delete(_TIMERS).where(_TIMERS.c.instance_id == row.id), None))
         snapshot["timers"] = []
@@ -403,7 +404,7 @@ def _renamed(step: Step, snapshot: dict) -> list:
 
 
 _RENAME_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("old_id"))
-                .values({k: bindparam(k) for k in ("element_id", "name", "role", "form_key")}))
+                .values({k: bindparam(k) for k in ("element_id", "name", "role", "form_key", "called_process")}))
 _RECYCLE_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("old_id"))
                  .values({c.key: bindparam(c.key) for c in _TASKS.c}))
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..engine import workflow as engine
 from ..store.models import Instance, MessageWait
-from . import cases, runtime, samtykkeregister as register, tjenester, validation
+from . import casedata, cases, runtime, samtykkeregister as register, tilgangslogg, tjenester, validation, wording
 from .access import Actor
 from .context import Orchestrator
 from .errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
@@ -115,13 +115,20 @@ def coordinator_covered(step: runtime.Step, payload: dict) -> None:
 
 
 # --- use cases ------------------------------------------------------------------------------------
-def view(ctx: Orchestrator, business_key: str, actor: Actor) -> ConsentView:
-    """The case's consent, for those who may see the case (a hidden case answers like an unknown one)."""
+def view(ctx: Orchestrator, business_key: str, actor: Actor, *,
+         logged_as: str | None = tilgangslogg.SAMTYKKE) -> ConsentView:
+    """The case's consent, for those who may see the case (a hidden case answers like an unknown one).
+
+    The read is logged as `logged_as`; None where it is part of a page already logged (the case page).
+    """
     business_key = _key(business_key)
     with ctx.db.read() as session:
         if not _may_see(session, actor, business_key):
             raise NotFound(f"saken «{business_key}» finnes ikke eller er ikke synlig for deg")
-        return _view(ctx, session, business_key, actor)
+        seen = _view(ctx, session, business_key, actor)
+    if logged_as is not None:
+        tilgangslogg.record(ctx, actor, logged_as, business_key)
+    return seen
 
 
 def change(ctx: Orchestrator, business_key: str, data: dict, actor: Actor) -> ConsentView:
@@ -272,8 +279,10 @@ def _view(ctx: Orchestrator, session: Session, business_key: str, actor: Actor) 
         result.registrert_av, result.registrert_at = consent.registrert_av, consent.registrert_at
         result.omfatter = [{"key": k, "navn": register.COVERS.get(k, k)} for k in consent.omfatter or []]
         result.deles_med = [{"key": k, "navn": names.get(k, k)} for k in consent.deles_med or []]
+    values = register.record_values(names)
     result.historikk = [{"at": e.at, "actor": e.actor, "handling": e.action, "instance_id": e.instance_id,
-                         "data": e.data} for e in register.history(session, business_key)]
+                         "data": e.data, "details": casedata.record_lines(e.data, wording.RECORD_FIELDS, values)}
+                        for e in register.history(session, business_key)]
     return result
 
 

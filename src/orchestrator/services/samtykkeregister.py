@@ -38,6 +38,12 @@ BRUKER_LABEL = "Personen selv eller pårørende"
 KOORDINERENDE_ENHET = "koordinerende_enhet"
 
 
+
+def record_values(service_names: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The register's own keys by name, for a consent's history (casedata.record_lines)."""
+    return {"omfatter": COVERS, "deles_med": {**service_names, BRUKER: BRUKER_LABEL}, "gitt_av": GIVERS, "form": HOW}
+
+
 @dataclass(frozen=True)
 class Given:
     """A consent as the person gave it (or an extension of it)."""

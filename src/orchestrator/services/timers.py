@@ -12,7 +12,7 @@ the worker goes on with the other due work either way.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import insert, update
@@ -37,6 +37,7 @@ class Fired:
     elements: list[str]
     error: str | None = None
     retry_at: datetime | None = None  # the next attempt after a failure (None: fired, or an incident)
+    names: list[str] = field(default_factory=list)  # the fired timers as the diagram names them
 
     @property
     def incident(self) -> bool:
@@ -78,11 +79,13 @@ def fire_instance(ctx: Orchestrator, instance_id: int, owner: str) -> Fired | No
                 return None
             step = runtime.load(ctx, session, instance_id, TIMER, row=row)
             now = clock.now()
-            due = [t.element_id for t in engine.timers(step.workflow) if t.due_at <= now]
+            due_timers = [t for t in engine.timers(step.workflow) if t.due_at <= now]
+            due = [t.element_id for t in due_timers]
             runtime.act(step, engine.fire_timers)
             step.audit("timer_fired", element_id=",".join(due)[:200] or None, data={"elements": due})
             runtime.commit(step)
-            fired = Fired(instance_id, row.business_key, row.process_key, due)
+            fired = Fired(instance_id, row.business_key, row.process_key, due,
+                          names=[t.name or t.element_id for t in due_timers])
         # logged once it committed: a batch can take a while, and a worker killed in it loses no line
         log.info("fired %s in instance %s", ", ".join(due) or "-", instance_id)
         return fired

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from .errors import Invalid
 
@@ -22,6 +23,26 @@ def business_key(value: str | None) -> str | None:
         raise Invalid("Saksnummeret ser ut som et fødselsnummer", {"business_key": [
             "Bruk sakens referanse, ikke personens fødselsnummer (personvern)."]})
     return value
+
+
+def new_case_key(settings, value: str | None) -> str:
+    """The saksnummer a new case starts with: required, and in the installation's format
+    (`ORCHESTRATOR_SAKSNUMMER_PATTERN`, by default the municipality's «2027/1234»)."""
+    value = value.strip() if isinstance(value, str) else value
+    if not value:
+        raise Invalid("Saken må ha et saksnummer", {"business_key": [
+            f"Skriv sakens saksnummer fra fagsystemet ({settings.saksnummer_hint})."]})
+    if isinstance(value, str) and _NATIONAL_ID.search(value.replace(".", "").replace(" ", "")):
+        business_key(value)  # says it looks like a fødselsnummer
+    if not isinstance(value, str) or not _pattern(settings.saksnummer_pattern).fullmatch(value):
+        raise Invalid("Ugyldig saksnummer", {"business_key": [
+            f"«{str(value)[:40]}» har ikke kommunens format for saksnummer: {settings.saksnummer_hint}."]})
+    return business_key(value)
+
+
+@lru_cache(maxsize=8)
+def _pattern(text: str) -> re.Pattern:
+    return re.compile(text)
 
 
 def data(value, field: str = "data") -> dict:

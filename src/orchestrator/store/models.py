@@ -138,6 +138,8 @@ class OpenTask(Base):
     # due_at, or far in the future: no due date last (the default: what a previous release inserts)
     due_sort: Mapped[datetime] = mapped_column(UTCDateTime, server_default=text("'9999-12-31 00:00:00'"))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the called process (call activity) the task is in, e.g. opprettelse_av_koordinator; None: the instance's own
+    called_process: Mapped[str | None] = mapped_column(String(200))
 
     instance: Mapped[Instance] = relationship(back_populates="tasks")
 
@@ -434,3 +436,43 @@ class ScheduledJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AccessLogEntry(Base):
+    """One read of a case's personal data (tilgangslogg, decision 0023): who, when, which case, what view, from where.
+
+    Append-only: the application has no update or delete of it, and the database refuses both
+    (triggers made by migration 0013), except the deletion of rows older than a cutoff the retention
+    function has written into `access_log_purge` in the same transaction (services/tilgangslogg.py).
+    """
+
+    __tablename__ = "access_log"
+    __table_args__ = (
+        Index("ix_access_log_case", "business_key", "id"),
+        Index("ix_access_log_user", "username", "id"),
+        Index("ix_access_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    username: Mapped[str] = mapped_column(String(100))  # the user (an API token's user), or the system's part
+    system: Mapped[bool] = mapped_column(Boolean, default=False)  # read by the worker or another system part
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    view: Mapped[str] = mapped_column(String(30))  # sak | oppgave | samtykke | utsending | innsyn …
+    channel: Mapped[str] = mapped_column(String(20))  # side | api | kommandolinje | system
+    address: Mapped[str | None] = mapped_column(String(64))  # the client's IP address
+    agent: Mapped[str | None] = mapped_column(String(120))  # its user agent, cut short
+
+
+class AccessLogPurge(Base):
+    """The retention function's permit: while a row is here, access_log rows older than `cutoff` may be deleted.
+
+    Written and removed again inside one transaction by `tilgangslogg.delete_expired`, so it is never
+    seen empty-handed by anyone else; the database triggers on access_log read it.
+    """
+
+    __tablename__ = "access_log_purge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cutoff: Mapped[datetime] = mapped_column(UTCDateTime)

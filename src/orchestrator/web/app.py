@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, orchestrator: Orchestrator | No
     app.before_request(auth.load_actor)
     app.before_request(auth.require_login)
     app.before_request(auth.check_csrf)
+    app.before_request(auth.note_origin)
+    app.teardown_request(auth.forget_origin)
 
     from .api import bp as api_bp
     from .pages import register as register_pages

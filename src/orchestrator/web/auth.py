@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session,
                    url_for)
 
-from ..services import login_throttle, sessions, tokens, users
+from ..services import login_throttle, sessions, tilgangslogg, tokens, users
 from ..services.access import Actor
 from .security import csrf, login_policy
 
@@ -57,6 +57,18 @@ def load_actor() -> None:
             session.clear()
             return
         g.actor, g.auth_method = actor, "session"
+
+
+def note_origin() -> None:
+    """Where this request's reads of personal data come from, for the read-access log (services/tilgangslogg.py)."""
+    channel = tilgangslogg.API if is_api_request() else tilgangslogg.SIDE
+    g.access_origin = tilgangslogg.begin(channel, request.remote_addr, request.headers.get("User-Agent"))
+
+
+def forget_origin(_error=None) -> None:
+    token = g.pop("access_origin", None)
+    if token is not None:
+        tilgangslogg.end(token)
 
 
 def sign_in(actor: Actor, method: str) -> None:

@@ -1,49 +1,13 @@
-"""How things read on the pages: Norwegian dates in Oslo time, role, status and action names."""
+"""How things read on the pages: Norwegian dates in Oslo time; role, status and action names from
+services/wording.py (decision 0018)."""
 from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
 
-from markupsafe import Markup, escape
-
 from ..clock import OSLO
+from ..services import wording
 
-
-ROLE_NAMES = {
-    "tjenesteyter": "Tjenesteyter",
-    "koordinerende_enhet": "Koordinerende enhet",
-    "koordinator": "Koordinator",
-    "leder": "Leder",
-    "kommuneledelse": "Kommuneledelse",
-    "process_owner": "Prosesseier",
-    "manager": "Virksomhetsleder (innsyn)",
-}
-STATUS_NAMES = {"running": "Pågår", "completed": "Fullført", "terminated": "Avsluttet", "error": "Feil"}
-ACTION_NAMES = {
-    "started": "Startet",
-    "task_opened": "Oppgave åpnet",
-    "task_claimed": "Oppgave tatt",
-    "task_released": "Oppgave lagt tilbake",
-    "task_completed": "Oppgave fullført",
-    "message_received": "Melding mottatt",
-    "message_sent": "Melding sendt",
-    "timer_fired": "Tidsfrist utløst",
-    "completed": "Saken er avsluttet",
-    "terminated": "Avsluttet",
-    "error": "Feil",
-    "deployed": "Rullet ut",
-    "migrated": "Flyttet til ny versjon",
-    "notice_sent": "Varsel sendt",
-    "notice_failed": "Varsel feilet",
-    "notice_queued": "Utsending lagt i kø",
-    "notice_requeued": "Utsending sendt på nytt",
-    "koordinator_registrert": "Koordinator registrert på saken",
-    "planverktoy_registrert": "Planverktøy registrert på saken",
-    "samtykke_registrert": "Samtykke registrert på saken",
-    "samtykke_trukket": "Samtykket trukket tilbake",
-    "notice_cancelled": "Utsending avbrutt",
-}
-KIND_NAMES = {"bpmn": "Prosess (BPMN)", "dmn": "Beslutningstabell (DMN)", "form": "Skjema"}
 TIMER_KINDS = {"date": "Tidspunkt", "duration": "Varighet", "cycle": "Gjentakelse"}
 
 
@@ -102,23 +66,12 @@ def value_text(value) -> str:
     return str(value)
 
 
-def label_of(key: str) -> str:
-    """`samarbeid_nodvendig` -> `Samarbeid nodvendig`: data keys as headings."""
-    text = str(key).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
-def pretty_json(value) -> Markup:
-    return escape(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str))
-
-
 def register(app) -> None:
     app.add_template_filter(when, "when")
     app.add_template_filter(day, "day")
     app.add_template_filter(value_text, "value_text")
-    app.add_template_filter(label_of, "label_of")
-    app.add_template_filter(pretty_json, "pretty_json")
-    app.add_template_filter(lambda r: ROLE_NAMES.get(r, r or "–"), "role_name")
-    app.add_template_filter(lambda s: STATUS_NAMES.get(s, s), "status_name")
-    app.add_template_filter(lambda a: ACTION_NAMES.get(a, a), "action_name")
-    app.add_template_filter(lambda k: KIND_NAMES.get(k, k), "kind_name")
+    app.add_template_filter(wording.role_name, "role_name")
+    app.add_template_filter(wording.roles_text, "roles_text")
+    app.add_template_filter(wording.status_name, "status_name")
+    app.add_template_filter(wording.action_name, "action_name")
+    app.add_template_filter(lambda k: wording.KIND_NAMES.get(k, k), "kind_name")

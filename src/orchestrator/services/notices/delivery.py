@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ... import clock
 from ...config import Settings
 from ...store.models import AuditEntry, Notice
-from .. import jobs, messages
+from .. import jobs, messages, tilgangslogg
 from ..access import MANAGER, Actor, require_any
 from ..context import Orchestrator
 from ..errors import Conflict, Invalid, NotFound, ServiceError
@@ -125,6 +125,8 @@ def _record_in(ctx: Orchestrator, session: Session, notice_id: int, outcome: Out
         row.last_error = f"Sendt før avbrytelsen nådde utsendingen. {row.last_error or ''}".strip()
         _release(row, now)
         _audit(session, row, "notice_sent", now, {"status": row.status, "etter_avbrytelse": True})
+        tilgangslogg.record(ctx, WORKER, tilgangslogg.UTSENDING_SENDT, row.business_key, row.instance_id,
+                            session=session)
         return Delivered(row.id, row.status, outcome.result, outcome.detail)
     if row is None or row.status != QUEUED:
         # Another worker (after our lease expired) got there first.
@@ -136,6 +138,8 @@ def _record_in(ctx: Orchestrator, session: Session, notice_id: int, outcome: Out
         row.last_error = outcome.detail if outcome.result == DUPLICATE else None
         _release(row, now)
         _audit(session, row, "notice_sent", now, {"status": row.status, "duplikat": outcome.result == DUPLICATE})
+        tilgangslogg.record(ctx, WORKER, tilgangslogg.UTSENDING_SENDT, row.business_key, row.instance_id,
+                            session=session)
         log.info("notice %s (%s) %s after %d attempt(s)", row.id, row.kind,
                  "written to the sink" if row.status == SINK else "sent", row.attempts)
         return Delivered(row.id, row.status, outcome.result, outcome.detail)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ... import clock
 from ...store.models import Instance, Notice
+from .. import tilgangslogg
 from ..access import MANAGER, Actor, require_any
 from ..context import Orchestrator
 from ..paging import Page as InstancePage
@@ -133,6 +134,7 @@ def get_notice(ctx: Orchestrator, actor: Actor, notice_id: int) -> NoticeDetail:
         raise NotFound(f"utsending {notice_id} finnes ikke")
     row, key = found
     summary = _summary(row, key, ctx.settings.notice_max_attempts, clock.now())
+    tilgangslogg.record(ctx, actor, tilgangslogg.UTSENDING, row.business_key, row.instance_id)
     return NoticeDetail(**vars(summary), content=content_of(row.message))
 
 

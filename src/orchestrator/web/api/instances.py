@@ -11,8 +11,9 @@ from .base import bp, current_actor, dump, operation, orchestrator
 @bp.post("/instances")
 @operation(summary="Start an instance of the newest version of a process", tag="Instanser", body=s.InstanceStartSchema,
            responses={201: s.StartedSchema},
-           description="`data` is validated against the start event's form when it has one (422 with per-field "
-                       "errors). A business key is a case reference, never a national identity number.",
+           description="`business_key` (the saksnummer) is required, in the installation's format. `data` is "
+                       "validated against the start event's form when it has one. 422 answers every per-field error "
+                       "at once. A business key is a case reference, never a national identity number.",
            errors=(403, 404, 422))
 def start(body):
     started = instances.start(orchestrator(), body["process_key"], current_actor(), body.get("business_key"),

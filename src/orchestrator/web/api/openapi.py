@@ -35,6 +35,7 @@ TAGS = [
     {"name": "Meldinger", "description": "Messages correlated by business key"},
     {"name": "Saker", "description": "What belongs to the whole case (business key): the person's consent"},
     {"name": "Frister", "description": "The deadline dashboard"},
+    {"name": "Utsendinger", "description": "The e-mails the routines send: status, recipient, content"},
     {"name": "Brukere", "description": "The signed-in user"},
 ]
 _RULE_PART = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")

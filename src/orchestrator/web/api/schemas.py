@@ -10,6 +10,7 @@ import re
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ...services.instances import STATUSES
+from ...services.notices.constants import KINDS as NOTICE_KINDS, STATUSES as NOTICE_STATUSES
 from ...services.processes import KINDS
 
 MESSAGES = {
@@ -54,7 +55,8 @@ class ProblemSchema(Schema):
     file = fields.String(required=True)
     element_id = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
-    message = fields.String(required=True)
+    message = fields.String(required=True, metadata={"description": "What is wrong, in words a process owner acts on."})
+    detail = fields.String(allow_none=True, metadata={"description": "What the parser or engine said (technical)."})
 
 
 class PageQuery(RequestSchema):
@@ -255,7 +257,10 @@ class MigrationSchema(Schema):
 
 class InstanceStartSchema(RequestSchema):
     process_key = text(required=True)
-    business_key = text(100, allow_none=True, metadata={"description": "saksnummer (never a national id)"})
+    business_key = text(100, required=True, metadata={
+        "description": "the case's saksnummer (never a national id), in the installation's format: by default year, "
+                       "slash, serial number (`2027/1234`; ORCHESTRATOR_SAKSNUMMER_PATTERN). 422 when missing or "
+                       "not in the format"})
     data = fields.Dict(keys=fields.String(), allow_none=True, error_messages={**MESSAGES, "invalid": "Forventet et objekt."})
 
 
@@ -285,11 +290,14 @@ InstancePageSchema = page_of(InstanceSummarySchema, "InstancePage")
 class StartedSchema(InstanceSummarySchema):
     next_tasks = fields.List(fields.Nested(lambda: TaskSchema()), required=True,
                              metadata={"description": "the new case's open tasks you may do now (go on without a GET)"})
+    continues_with = fields.Nested(lambda: TaskSchema(), allow_none=True, metadata={
+        "description": "the first task you may do in the new case (not claimed: take it, or just complete it)"})
 
 
 class InstanceTaskSchema(Schema):
     id = fields.String(required=True)
     element_id = fields.String(required=True)
+    called_process = fields.String(allow_none=True, metadata={"description": "the called process it is in, if any"})
     name = fields.String(allow_none=True)
     role = fields.String(allow_none=True)
     assignee = fields.String(allow_none=True)
@@ -337,6 +345,12 @@ class TaskQuery(PageQuery):
                           validate=validate.OneOf(("mine", "roles", "all"), error="Bruk mine, roles eller all."),
                           metadata={"description": "mine: assigned to me; roles: my roles' queues plus mine; "
                                                    "all: every open task (managers and koordinerende enhet)"})
+    instance_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1, error="Fra 1."),
+                                 error_messages={"invalid": "Skriv et helt tall."},
+                                 metadata={"description": "only the tasks of this instance"})
+    business_key = text(100, metadata={"description": "only the tasks of this case (saksnummer)"})
+    process_key = text(metadata={"description": "only the tasks of this process: the instance's process, or the "
+                                                "called process a task is in (e.g. opprettelse_av_koordinator)"})
 
 
 class TaskSchema(Schema):
@@ -352,6 +366,11 @@ class TaskSchema(Schema):
     created_at = fields.DateTime(required=True)
     due_at = fields.DateTime(allow_none=True)
     overdue = fields.Boolean(required=True)
+    called_process = fields.String(allow_none=True, metadata={
+        "description": "the called process (call activity) the task is in; null: the instance's own process_key"})
+    claimed_at = fields.DateTime(allow_none=True, metadata={"description": "when someone took it from the queue"})
+    claimed_by = fields.String(allow_none=True, metadata={
+        "description": "who took it from the queue; null when nobody did, or it was assigned by a rule (assignee)"})
 
 
 TaskPageSchema = page_of(TaskSchema, "TaskPage")
@@ -415,6 +434,9 @@ class CompletedSchema(Schema):
     instance_status = fields.String(required=True)
     next_tasks = fields.List(fields.Nested(TaskSchema), required=True,
                              metadata={"description": "open tasks of the same case you may do next"})
+    continues_with = fields.Nested(TaskSchema, allow_none=True, metadata={
+        "description": "the task you go on with in the same case: already yours, or the first one in a queue of "
+                       "yours, claimed for you now (release it to put it back); null: nothing for you next"})
 
 
 # --- messages ------------------------------------------------------------------------------
@@ -433,6 +455,57 @@ class DeliverySchema(Schema):
 
 class DeliveriesSchema(Schema):
     deliveries = fields.List(fields.Nested(DeliverySchema), required=True)
+
+
+# --- notices («Utsendinger») ------------------------------------------------------------------
+
+
+class NoticeQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(NOTICE_STATUSES, error=f"Bruk en av {', '.join(NOTICE_STATUSES)}."))
+    business_key = text(100, metadata={"description": "only the notices of this case (saksnummer)"})
+    kind = fields.String(validate=validate.OneOf(NOTICE_KINDS, error=f"Bruk en av {', '.join(NOTICE_KINDS)}."))
+    instance_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1, error="Fra 1."),
+                                 error_messages={"invalid": "Skriv et helt tall."})
+
+
+class NoticeSchema(Schema):
+    id = fields.Integer(required=True)
+    instance_id = fields.Integer(allow_none=True)
+    business_key = fields.String(allow_none=True)
+    process_key = fields.String(allow_none=True)
+    kind = fields.String(required=True, metadata={"enum": list(NOTICE_KINDS)})
+    kind_label = fields.String(required=True, metadata={"description": "the kind in Norwegian"})
+    meeting_at = fields.DateTime(allow_none=True)
+    meeting_place = fields.String(allow_none=True)
+    method = fields.String(allow_none=True, metadata={"description": "the invite's iCalendar method: REQUEST, CANCEL"})
+    recipient = fields.String(required=True, metadata={"description": "the e-mail address (one notice per recipient)"})
+    recipient_name = fields.String(allow_none=True)
+    subject = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": list(NOTICE_STATUSES)})
+    status_label = fields.String(required=True, metadata={"description": "the status in Norwegian"})
+    attempts = fields.Integer(required=True)
+    max_attempts = fields.Integer(required=True)
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    sent_at = fields.DateTime(allow_none=True)
+    sending_now = fields.Boolean(required=True, metadata={"description": "a worker is attempting it right now"})
+
+
+class NoticePageSchema(page_of(NoticeSchema, "NoticePageBase")):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                         metadata={"description": "notices per status over the same filters (status aside)"})
+
+
+class NoticeContentSchema(Schema):
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    text = fields.String(required=True)
+    html = fields.String(allow_none=True)
+    calendar = fields.String(allow_none=True, metadata={"description": "the iCalendar invite, when it carries one"})
+
+
+class NoticeDetailSchema(NoticeSchema):
+    content = fields.Nested(NoticeContentSchema, allow_none=True)
 
 
 # --- dashboard -----------------------------------------------------------------------------
@@ -529,3 +602,33 @@ class HoldSchema(Schema):
 class HoldRequestSchema(RequestSchema):
     grunn = text(2000, required=True, metadata={"description": "Why the case must be kept past its retention period "
                                                                "(a complaint, a supervision case, a claim …)"})
+
+
+# --- the read-access log (decision 0023) -------------------------------------------------------------
+
+
+class AccessLogQuery(PageQuery):
+    bruker = text(100)
+    sak = text(100)
+    fra = fields.AwareDateTime(metadata={"description": "From this moment (inclusive), with a UTC offset."})
+    til = fields.AwareDateTime(metadata={"description": "Until this moment (exclusive), with a UTC offset."})
+
+
+class AccessLogEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    username = fields.String(required=True, metadata={"description": "The user, or the system's part that read"})
+    display_name = fields.String(allow_none=True)
+    system = fields.Boolean(required=True, metadata={"description": "Read by the worker or another part of the system"})
+    business_key = fields.String(allow_none=True)
+    instance_id = fields.Integer(allow_none=True)
+    view = fields.String(required=True, metadata={"description": "sak | oppgave | samtykke | utsending | "
+                                                                 "utsending_sendt | innsyn"})
+    view_label = fields.String(required=True)
+    channel = fields.String(required=True, metadata={"description": "side | api | kommandolinje | system"})
+    channel_label = fields.String(required=True)
+    address = fields.String(allow_none=True)
+    agent = fields.String(allow_none=True)
+
+
+AccessLogPageSchema = page_of(AccessLogEntrySchema, "AccessLogPage")

@@ -8,9 +8,14 @@ from .base import bp, current_actor, dump, operation, orchestrator
 
 @bp.get("/tasks")
 @operation(summary="Open tasks: assigned to me (scope=mine), in my roles' queues (scope=roles), or all (scope=all)",
-           tag="Oppgaver", query=s.TaskQuery, responses={200: s.TaskPageSchema}, errors=(403, 422))
+           tag="Oppgaver", query=s.TaskQuery, responses={200: s.TaskPageSchema}, errors=(403, 422),
+           description="Narrow with `instance_id`, `business_key` (the case) and `process_key` (also matches the "
+                       "called process a task is in). Each task says its process (`process_key`, `called_process`) "
+                       "and who took it and when (`claimed_by`, `claimed_at`).")
 def list_tasks(query):
-    page = tasks.list_tasks(orchestrator(), current_actor(), query["scope"], query["page"], query["per_page"])
+    page = tasks.list_tasks(orchestrator(), current_actor(), query["scope"], query["page"], query["per_page"],
+                            instance_id=query.get("instance_id"), business_key=query.get("business_key"),
+                            process_key=query.get("process_key"))
     return dump(s.TaskPageSchema, page)
 
 

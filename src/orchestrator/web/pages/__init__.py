@@ -23,7 +23,8 @@ def int_arg(name: str, default: int = 1, maximum: int = 100_000) -> int:
 
 
 def register(app) -> None:
-    from . import dashboard, instances, notices, processes, tasks, tokens
+    from . import dashboard, innsyn, instances, notices, processes, tasks, tilgangslogg, tokens
 
-    for blueprint in (home, tasks.bp, instances.bp, dashboard.bp, notices.bp, processes.bp, tokens.bp):
+    for blueprint in (home, tasks.bp, instances.bp, dashboard.bp, notices.bp, processes.bp, tokens.bp,
+                      tilgangslogg.bp, innsyn.bp):
         app.register_blueprint(blueprint)

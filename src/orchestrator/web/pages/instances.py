@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ... import clock
-from ...services import instances, processes, samtykke, samtykkeregister, slettesperre, tasks, tjenester
+from ...services import instances, processes, samtykke, samtykkeregister, slettesperre, tasks, tjenester, wording
 from ...services.errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
 from ..auth import current_actor, orchestrator
-from ..formatting import ROLE_NAMES, when
+from ..formatting import when
 from ..forms_render import FormView, parse_submission
 from . import PER_PAGE, int_arg
+from .tilgangslogg import recent_reads
 
 bp = Blueprint("instances", __name__)
 BUSINESS_KEY_FIELD = "__saksnummer"
@@ -40,7 +41,8 @@ def instance_page(instance_id):
     detail = instances.get(orchestrator(), instance_id, actor)
     may_resume = bool(actor.roles & set(instances.INCIDENT_OPERATORS))
     return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail), may_resume=may_resume,
-                           **_consent(detail.business_key), **_hold(detail.business_key))
+                           reads=recent_reads(detail.business_key), **_consent(detail.business_key),
+                           **_hold(detail.business_key))
 
 
 def _hold(business_key: str | None) -> dict:
@@ -76,7 +78,7 @@ def _consent(business_key: str | None) -> dict:
         return {"consent": None}
     ctx = orchestrator()
     try:
-        consent = samtykke.view(ctx, business_key, current_actor())
+        consent = samtykke.view(ctx, business_key, current_actor(), logged_as=None)  # the case page's read is logged
     except (NotFound, Invalid):
         return {"consent": None}
     return {"consent": consent, "covers": samtykkeregister.COVERS, "givers": samtykkeregister.GIVERS,
@@ -92,7 +94,7 @@ CONSENT_ACTIONS = {"gitt": "Samtykke gitt", "utvidet": "Samtykket utvidet", "end
 def record_consent(instance_id):
     """Record a consent, an extension or a withdrawal for the case this instance belongs to."""
     actor, ctx = current_actor(), orchestrator()
-    detail = instances.get(ctx, instance_id, actor)
+    detail = instances.get(ctx, instance_id, actor, logged_as=None)  # answers a redirect, shows nothing
     data = {"handling": request.form.get("handling"), "dato": request.form.get("dato") or None,
             "gitt_av": request.form.get("gitt_av") or None, "form": request.form.get("form") or None,
             "omfatter": request.form.getlist("omfatter"), "deles_med": request.form.getlist("deles_med"),
@@ -106,7 +108,7 @@ def record_consent(instance_id):
     except (StepFailed, Conflict, Forbidden) as error:
         flash(error.message, "error")
     else:
-        flash("Samtykket er trukket tilbake. Alt i saken som bygde på det, er avsluttet."
+        flash("Samtykket er trukket tilbake. Alt i saken som bygde på det, er avbrutt."
               if data["handling"] == "trekk_tilbake" else "Samtykket er registrert på saken.", "success")
     return redirect(url_for("instances.instance_page", instance_id=instance_id) + "#samtykke")
 
@@ -122,7 +124,7 @@ def _overlays(detail) -> list[dict]:
     """Labels drawn on the diagram: who has an open task and by when; when a timer fires."""
     items = []
     for t in detail.tasks:
-        who = t["assignee"] or ROLE_NAMES.get(t["role"], t["role"] or "")
+        who = t["assignee"] or (wording.role_name(t["role"]) if t["role"] else "")
         label = f"Frist {when(t['due_at'])}" if t["due_at"] else "Åpen oppgave"
         items.append({"element_id": t["element_id"], "kind": "task", "label": label, "who": who,
                       "overdue": bool(t["due_at"] and t["due_at"] < clock.now())})
@@ -146,20 +148,21 @@ def start(key):
         business_key = (request.form.get(BUSINESS_KEY_FIELD) or "").strip()
         values = parse_submission(process.form, request.form, {}) if process.form else {}
         try:
-            started = instances.start(ctx, key, actor, business_key or None, values)
+            started = instances.start(ctx, key, actor, business_key or None, values, claim_first=True)
         except Invalid as error:
             errors, message = error.fields, error.message
         except StepFailed as error:
             message = error.message
         else:
-            following = [t for t in tasks.list_tasks(ctx, actor, "roles", instance_id=started.id).items
-                         if tasks.may_act_now(actor, t)]
-            flash(f"Saken er startet ({process.name or key}).", "success")
-            if following:
-                return redirect(url_for("tasks.task_page", task_id=following[0].id))
+            first = started.continues_with
+            taken = " Den første oppgaven er tatt til deg." if first is not None and first.claimed_at else ""
+            flash(f"Saken er startet ({process.name or key}).{taken}", "success")
+            if first is not None:
+                return redirect(url_for("tasks.task_page", task_id=started.continues_with.id))
             return redirect(url_for("instances.instance_page", instance_id=started.id))
     form_errors = {k: v for k, v in errors.items() if k != "business_key"}
     view = FormView(process.form, values, form_errors, {}) if process.form else None
     status = 422 if request.method == "POST" else 200
     return render_template("instances/start.html", process=process, view=view, errors=errors, message=message,
-                           business_key=business_key, business_key_field=BUSINESS_KEY_FIELD), status
+                           business_key=business_key, business_key_field=BUSINESS_KEY_FIELD,
+                           saksnummer_hint=ctx.settings.saksnummer_hint), status

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
-from ...services import processes, tasks
+from ...services import processes, tasks, wording
 from ...services.errors import Conflict, Invalid, NotFound, StepFailed
 from ..auth import current_actor, orchestrator
 from ..forms_render import FormView, hidden_keys, parse_submission
@@ -56,11 +56,13 @@ def submit(task_id):
         flash(error.message, "error")
         return redirect(url_for("tasks.task_list"))
     name = detail.name or detail.element_id
-    following = [t for t in done.next_tasks if tasks.may_act_now(actor, t)]
-    if following:
-        flash(f"«{name}» er sendt inn. Neste oppgave i saken: «{following[0].name or following[0].element_id}».", "success")
-        return redirect(url_for("tasks.task_page", task_id=following[0].id))
-    closing = " Saken er avsluttet." if done.instance_status == "completed" else ""
+    nxt = done.continues_with
+    if nxt is not None:
+        taken = " Den er tatt til deg; legg den tilbake i køen om en kollega skal gjøre den." \
+            if nxt.claimed_at is not None else ""
+        flash(f"«{name}» er sendt inn. Neste oppgave i saken: «{nxt.name or nxt.element_id}».{taken}", "success")
+        return redirect(url_for("tasks.task_page", task_id=nxt.id))
+    closing = f" {wording.status_sentence(done.instance_status)}" if done.instance_status != "running" else ""
     flash(f"«{name}» er sendt inn.{closing}", "success")
     return redirect(url_for("tasks.task_list"))
 
@@ -86,7 +88,7 @@ def release(task_id):
 @bp.post("/tasks/<task:task_id>/visibility")
 def visibility(task_id):
     """Which fields the form's conditions hide for the values typed so far (the page's script asks)."""
-    detail = tasks.get(orchestrator(), task_id, current_actor())
+    detail = tasks.get(orchestrator(), task_id, current_actor(), logged_as=None)  # answers field names only
     if detail.form is None:
         return jsonify(hidden=[])
     values = parse_submission(detail.form, request.form, {})
@@ -97,27 +99,11 @@ def _render(detail, values: dict, errors: dict, message: str | None = None):
     actor = current_actor()
     may_act = tasks.may_act_now(actor, detail)
     view = FormView(detail.form, values, errors, detail.data, disabled=not may_act) if detail.form else None
-    form_keys = _form_keys(detail.form) if detail.form else set()
-    context = {k: v for k, v in sorted(detail.data.items()) if k not in form_keys}
     unplaced = {k: v for k, v in errors.items() if view is None or k not in view.known_names()}
     if errors and view is not None and not unplaced:
         message = None  # the error summary says it, field by field
     return render_template(
         "tasks/detail.html", task=detail, view=view, may_act=may_act,
-        may_claim=tasks.may_claim(actor, detail), context_data=context, message=message,
+        may_claim=tasks.may_claim(actor, detail), context_data=detail.case_data, message=message,
         unplaced_errors=unplaced,
     )
-
-
-def _form_keys(form) -> set[str]:
-    keys = set()
-
-    def walk(items):
-        for c in items:
-            if c.type == "group" and not c.key:
-                walk(c.children)
-            elif c.key:
-                keys.add(c.key)
-
-    walk(form.components)
-    return keys

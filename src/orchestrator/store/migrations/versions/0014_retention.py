@@ -5,13 +5,13 @@ audit_log has ON DELETE CASCADE children, so no batch rebuild). No rows are writ
 retention run itself when it starts (services/retention.py).
 
 Revision ID: 0014
-Revises: 0010 (the lead re-chains it after 0013 on merge)
+Revises: 0013
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

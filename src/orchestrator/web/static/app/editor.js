@@ -59,6 +59,14 @@
           cell.textContent = String(value);
           row.appendChild(cell);
         });
+        if (p.detail) {  // what the parser or engine said, folded away (decision 0018)
+          var more = document.createElement("details"), summary = document.createElement("summary");
+          more.className = "technical";
+          summary.textContent = "Teknisk";
+          more.appendChild(summary);
+          more.appendChild(document.createTextNode(String(p.detail)));
+          row.lastChild.appendChild(more);
+        }
         if (p.element_id && options.select) {
           row.className = "clickable";
           row.addEventListener("click", function () { options.select(p.element_id); });
