@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator.services import bootstrap, messages, samtykke, timers
+from orchestrator.services import bootstrap, messages, nightly, samtykke, timers
 from orchestrator.services.notices import constants as notice_names
 from orchestrator.services.notices import delivery
 
@@ -28,7 +28,8 @@ def test_the_composition_root_wires_every_outbound_message_and_every_kind_of_bac
     assert orc.outbound["samtykke_registrert"] is samtykke.registrer
     assert orc.outbound["samtykke_trukket_registrert"] is samtykke.registrer_tilbaketrekking
     assert orc.route is messages.route_thrown
-    assert list(orc.queues) == [timers.NAME, delivery.NAME]  # timers first: a pass fires, then sends what fired
+    # timers first: a pass fires, then sends what fired; the nightly retention run last
+    assert list(orc.queues) == [timers.NAME, delivery.NAME, nightly.NAME]
 
 
 def test_importing_the_service_layer_registers_nothing():

@@ -192,6 +192,13 @@ CASES = [
     Case("GET api samtykke", lambda c, w, t: c.api("GET", "/api/v1/cases/SAK-A/samtykke", t), only(200, {TY, KE, MA}, 404)),
     Case("POST api samtykke", lambda c, w, t: c.api("POST", "/api/v1/cases/SAK-A/samtykke", t, json=GOOD_CONSENT),
          {TY: 403, KE: 200, MA: 403, KO: 404, LE: 404, KL: 404, PO: 404}),
+    # --- API: slettesperre (decision 0024): managers and koordinerende enhet, nobody else ---
+    Case("GET api slettesperre", lambda c, w, t: c.api("GET", "/api/v1/cases/SAK-A/slettesperre", t),
+         only(200, {KE, MA}, 403)),
+    Case("PUT api slettesperre", lambda c, w, t: c.api("PUT", "/api/v1/cases/SAK-A/slettesperre", t,
+                                                       json={"grunn": "Klage under behandling"}), only(200, {KE, MA}, 403)),
+    Case("DELETE api slettesperre", lambda c, w, t: c.api("DELETE", "/api/v1/cases/SAK-A/slettesperre", t),
+         only(200, {KE, MA}, 403)),
     Case("GET api dashboard", lambda c, w, t: c.api("GET", "/api/v1/dashboard", t), only(200, {KE, MA}, 403)),
     # --- API: notices, as the «Utsendinger» page: its readers only ---
     Case("GET api notices", lambda c, w, t: c.api("GET", "/api/v1/notices", t), only(200, {KE, MA}, 403)),
@@ -212,6 +219,8 @@ CASES = [
     Case("POST /instances/A/samtykke", lambda c, w, t: c.post(f"/instances/{w.instance_a}/samtykke", {
         "handling": "gi", "dato": "2027-01-05", "gitt_av": "bruker", "form": "muntlig", "omfatter": "ansvarsgruppe",
         "deles_med": "skole"}), only(302, {TY, KE, MA}, 404)),
+    Case("POST /instances/A/slettesperre", lambda c, w, t: c.post(f"/instances/{w.instance_a}/slettesperre", {
+        "handling": "sett", "grunn": "Tilsynssak"}), {TY: 403, KE: 302, MA: 302, KO: 404, LE: 404, KL: 404, PO: 404}),
     Case("GET /instances/new", lambda c, w, t: c.get("/instances/new"), ALL),
     Case("POST /instances/A/resume (running)", lambda c, w, t: c.post(f"/instances/{w.instance_a}/resume"),
          only(409, {MA, PO}, 403)),

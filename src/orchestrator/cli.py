@@ -255,6 +255,87 @@ def _iso_or_dash(moment) -> str:
     return moment.isoformat() if moment is not None else "-"
 
 
+# --- retention ------------------------------------------------------------------------------
+@command(main, "retention")
+@click.option("--dry-run", is_flag=True, help="Vis nøyaktig hva som ville blitt slettet; ingenting endres.")
+@click.option("--now", "now_text", help="Regn oppbevaringstiden per dette tidspunktet (ISO 8601).")
+@click.option("--as", "username", help="Som denne brukeren (leder med innsyn); står i revisjonssporet.")
+def retention_cmd(cli: Cli, dry_run, now_text, username):
+    """Slett og anonymiser det som har passert oppbevaringstiden (avsluttede saker, e-postinnhold,
+    revisjonsdata, tilgangslogg). Saker med slettesperre hoppes over."""
+    from .services import retention
+
+    actor = cli.actor(username, access.Actor("cli", frozenset({access.MANAGER}), system=True))
+    with clock.frozen(_when(now_text) or clock.now()):
+        report = retention.run(cli.orc, actor, dry_run=dry_run)
+
+    def human(r):
+        click.echo(("Tørrkjøring: ingenting er endret. " if r.dry_run else "") + f"Per {r.at.isoformat()}:")
+        for k in r.kinds:
+            period = f"{k.days} dager" if k.days else "ingen tidsgrense"
+            click.echo(f"{k.label} ({period}):")
+            if k.note:
+                click.echo(f"  {k.note}")
+            for table, count in k.rows.items():
+                click.echo(f"  {table}: {count} rad(er) {'ville blitt ' if r.dry_run else ''}"
+                           f"{'slettet' if k.kind in (retention.CASES, retention.ACCESS_LOG) else 'tømt'}")
+            if k.business_keys:
+                click.echo(f"  saker: {', '.join(k.business_keys)}")
+            if k.kind == retention.CASES and k.instances:
+                click.echo(f"  instanser: {', '.join(str(i) for i in k.instances)}")
+            if k.ids:
+                click.echo(f"  rader: {', '.join(str(i) for i in k.ids)}")
+            if k.held:
+                click.echo(f"  hoppet over (slettesperre): {', '.join(k.held)}")
+
+    cli.out(report, human)
+
+
+@main.group("slettesperre")
+def holds_group():
+    """Slettesperre: saker som ikke skal slettes etter oppbevaringstiden."""
+
+
+@command(holds_group, "add")
+@click.argument("business_key")
+@click.option("--reason", required=True, help="Hvorfor saken må beholdes (klage, tilsyn, krav …).")
+@click.option("--as", "username", required=True, help="Brukeren som setter sperren (leder eller koordinerende enhet).")
+def holds_add(cli: Cli, business_key, reason, username):
+    """Sperr saken BUSINESS_KEY mot sletting."""
+    from .services import slettesperre
+
+    hold = slettesperre.place(cli.orc, cli.actor(username), business_key, reason)
+    cli.out(hold, lambda h: click.echo(f"Sak {h.business_key} har slettesperre (satt av {h.placed_by})."))
+
+
+@command(holds_group, "remove")
+@click.argument("business_key")
+@click.option("--as", "username", required=True, help="Brukeren som opphever sperren.")
+def holds_remove(cli: Cli, business_key, username):
+    """Opphev slettesperren: saken følger oppbevaringstiden igjen."""
+    from .services import slettesperre
+
+    slettesperre.lift(cli.orc, cli.actor(username), business_key)
+    cli.out({"business_key": business_key, "sperret": False},
+            lambda v: click.echo(f"Slettesperren på sak {v['business_key']} er opphevet."))
+
+
+@command(holds_group, "list")
+def holds_list(cli: Cli):
+    """Vis sakene med slettesperre: hvorfor, hvem og når."""
+    from .services import slettesperre
+
+    holds = slettesperre.list_holds(cli.orc, access.SYSTEM)
+
+    def human(items):
+        for h in items:
+            click.echo(f"{h.business_key:20} {h.placed_at.isoformat(timespec='minutes')}  {h.placed_by:12} {h.reason}")
+        if not items:
+            click.echo("Ingen saker har slettesperre.")
+
+    cli.out(holds, human)
+
+
 # --- serve / worker -------------------------------------------------------------------------
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -327,8 +408,10 @@ def timers_fire(cli: Cli, now_text):
     moment = _when(now_text) or clock.now()
     with clock.frozen(moment):
         done = Worker(cli.orc).run_pass()
+    from .services.notices.delivery import Delivered
+
     fired = [item for item in done if isinstance(item, timers.Fired)]
-    notices = [item for item in done if not isinstance(item, timers.Fired)]
+    notices = [item for item in done if isinstance(item, Delivered)]
 
     def human(items):
         if not items["fired"]:

@@ -15,6 +15,19 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "ja", "on"}
 
 
+def _days(name: str, default: int | None) -> int | None:
+    """A retention period in days; «aldri» (or never) keeps that kind of data for ever."""
+    value = (os.environ.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in {"aldri", "never"}:
+        return None
+    days = int(value)
+    if days < 1:
+        raise ValueError(f"{name} må være et antall dager (minst 1) eller «aldri»")
+    return days
+
+
 @dataclass
 class SandboxLimits:
     """What one run of a diagram's code may use (docs/expressions.md, decisions/0012)."""
@@ -79,6 +92,12 @@ class Settings:
     saksnummer_pattern: str = SAKSNUMMER_PATTERN
     saksnummer_hint: str = SAKSNUMMER_HINT
     oidc: "OidcSettings | None" = None
+    # retention (docs/privacy.md, decision 0024): days each kind of data is kept; None keeps it for ever
+    retention_case_days: int | None = 3 * 365  # ended cases, from the end of their last process
+    retention_notice_days: int | None = 183  # bodies and addresses of sent and cancelled e-mails
+    retention_audit_days: int | None = 3 * 365  # what was entered, in the audit trail (who/what/when stay)
+    retention_access_log_days: int | None = 5 * 365  # the read-access log
+    retention_daily: bool = True  # the worker runs the retention job every night
     extra: dict = field(default_factory=dict)
 
     @property
@@ -118,6 +137,11 @@ class Settings:
                 SAKSNUMMER_HINT if not os.environ.get("ORCHESTRATOR_SAKSNUMMER_PATTERN") else
                 f"kommunens format ({os.environ['ORCHESTRATOR_SAKSNUMMER_PATTERN']})"),
             oidc=OidcSettings.from_env(),
+            retention_case_days=_days("ORCHESTRATOR_RETENTION_CASE_DAYS", cls.retention_case_days),
+            retention_notice_days=_days("ORCHESTRATOR_RETENTION_NOTICE_DAYS", cls.retention_notice_days),
+            retention_audit_days=_days("ORCHESTRATOR_RETENTION_AUDIT_DAYS", cls.retention_audit_days),
+            retention_access_log_days=_days("ORCHESTRATOR_RETENTION_ACCESS_LOG_DAYS", cls.retention_access_log_days),
+            retention_daily=_bool("ORCHESTRATOR_RETENTION_DAILY", True),
         )
         for key, value in overrides.items():
             setattr(settings, key, value)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..config import Settings
 from ..store.db import Database
-from . import cases, messages, samtykke, timers
+from . import cases, messages, nightly, samtykke, timers
 from .context import Orchestrator
 from .notices import constants as notice_names
 from .notices import delivery as notice_delivery
@@ -42,7 +42,8 @@ OUTBOUND = {
 
 def queues(settings: Settings) -> dict:
     """The kinds of background work, in the order a worker pass takes them, each with its own settings."""
-    kinds = (timers.queue(settings), notice_delivery.queue(settings))
+    # the nightly retention run (decision 0024) comes last: it never holds up a timer or a notice
+    kinds = (timers.queue(settings), notice_delivery.queue(settings), nightly.queue(settings))
     return {queue.name: queue for queue in kinds}
 
 

@@ -99,6 +99,11 @@ class InstanceCache:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
+    def forget(self, instance_id: int) -> None:
+        """Drop a deleted instance (retention): on SQLite a new instance may get its id again."""
+        with self._lock:
+            self._entries.pop(instance_id, None)
+
     def __len__(self) -> int:
         return len(self._entries)
 

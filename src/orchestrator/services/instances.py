@@ -238,7 +238,7 @@ def history(session: Session, instance_id: int) -> list[dict]:
         select(AuditEntry).where(AuditEntry.instance_id == instance_id).order_by(AuditEntry.id))
     return [
         {"at": e.at, "actor": e.actor, "action": e.action, "task_id": e.task_id, "element_id": e.element_id,
-         "element_name": e.element_name, "data": e.data}
+         "element_name": e.element_name, "data": e.data, "erased_at": e.erased_at}
         for e in entries
     ]
 

@@ -54,6 +54,8 @@ class Queue:
     work: Callable  # (ctx, claimed rows, owner, stop) -> results; stops between items once `stop` is set
     give_up: Callable  # (ctx, item id, owner, message) -> result: the item became an incident
     max_batches: int | None = None  # a worker pass takes at most this many batches, then the next kind
+    # (ctx) -> None: sets up the kind's standing items when a worker starts (a nightly job's one row)
+    prepare: Callable | None = None
 
     def next_due(self) -> Select:
         """When the next item is due (a leased one: when its lease runs out): one index lookup."""

@@ -117,6 +117,17 @@ def record(ctx: Orchestrator, actor: Actor, view: str, business_key: str | None,
         own.execute(insert(AccessLogEntry).values(**row))
 
 
+# The log's tables, for retention's list of every table (services/retention.py names no other module's tables).
+TABLES = (AccessLogEntry.__tablename__, AccessLogPurge.__tablename__)
+
+
+def expired(session: Session, cutoff: datetime) -> list[tuple[int, str | None]]:
+    """(id, business key) of the rows older than `cutoff`, oldest first: what retention may delete."""
+    return [tuple(row) for row in session.execute(
+        select(AccessLogEntry.id, AccessLogEntry.business_key).where(AccessLogEntry.at < cutoff)
+        .order_by(AccessLogEntry.id))]
+
+
 def delete_expired(session: Session, cutoff: datetime, ids: Iterable[int] | None = None) -> int:
     """Retention's one way to delete log rows: those older than `cutoff` (optionally only `ids`).
 

@@ -1,4 +1,5 @@
-"""The worker: does the due background work of every queue (timers, notices), then sleeps until the next.
+"""The worker: does the due background work of every queue (timers, notices, the nightly retention run),
+then sleeps until the next.
 
 It never polls on a fixed period: it asks the queues' indexes when the next item is due and sleeps
 until then, or until it is woken because earlier work appeared (in-process signal, and PostgreSQL
@@ -77,9 +78,19 @@ class Worker:
         row = self.ctx.db.peek(sql_select(*(queue.next_due().scalar_subquery() for queue in queues)))
         return list(zip(queues, row))
 
+    def prepare(self) -> None:
+        """Let each kind set up its standing items (the nightly retention run schedules itself)."""
+        for queue in self.ctx.queues.values():
+            if queue.prepare is not None:
+                try:
+                    queue.prepare(self.ctx)
+                except Exception:  # the other kinds' work goes on; the next start tries again
+                    log.exception("preparing the %s queue failed", queue.name)
+
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s started", self.owner)
         self.stop = stop
+        self.prepare()
         while not stop.is_set():
             if self._listener is None:
                 self._listen()  # again after a lost connection (database restart, failover, proxy)

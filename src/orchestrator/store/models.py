@@ -185,7 +185,11 @@ class MessageWait(Base):
 
 
 class AuditEntry(Base):
-    """Who did what, when, to which task, with what data. Never updated."""
+    """Who did what, when, to which task, with what data.
+
+    Never updated, but for one thing: once the retention period for audit data has passed, `data` is
+    erased (who, what and when stay) and `erased_at` says when (services/retention.py, decision 0024).
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_instance_at", "instance_id", "id"),)
@@ -199,6 +203,7 @@ class AuditEntry(Base):
     element_id: Mapped[str | None] = mapped_column(String(200))
     element_name: Mapped[str | None] = mapped_column(String(300))
     data: Mapped[dict | None] = mapped_column(JSON)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class User(Base):
@@ -344,6 +349,8 @@ class Notice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when retention erased the body, addresses and place (status, kind, service and times are kept)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Case(Base):
@@ -405,6 +412,37 @@ class ConsentEvent(Base):
     action: Mapped[str] = mapped_column(String(20))  # gitt | utvidet | endret | trukket
     instance_id: Mapped[int | None] = mapped_column(Integer)  # the step that recorded it, if a diagram did
     data: Mapped[dict | None] = mapped_column(JSON)
+
+
+class LegalHold(Base):
+    """A case (business key) the retention job must not touch (slettesperre): why, who, when (decision 0024).
+
+    Placed and lifted by managers and koordinerende enhet; lifting deletes the row (the audit log keeps both).
+    """
+
+    __tablename__ = "legal_holds"
+
+    business_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(100))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScheduledJob(Base):
+    """A periodic kind of background work (the daily retention run) as one item of the job queue.
+
+    `next_run_at` is when it is next due; the lease columns are services/jobs.py's.
+    """
+
+    __tablename__ = "scheduled_jobs"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class AccessLogEntry(Base):

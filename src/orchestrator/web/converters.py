@@ -36,5 +36,12 @@ class MessageNameConverter(BaseConverter):
     regex = r"[^/\x00-\x1f\x7f]{1,200}"
 
 
+class CaseConverter(BaseConverter):
+    """A business key (saksnummer) as services/validation.py allows it, slashes included (9999/0007)."""
+
+    regex = r"[A-Za-z0-9ÆØÅæøå._/\-]{1,100}?"
+
+
 def register_converters(app) -> None:
-    app.url_map.converters.update(id=IdConverter, key=KeyConverter, task=TaskIdConverter, message=MessageNameConverter)
+    app.url_map.converters.update(id=IdConverter, key=KeyConverter, task=TaskIdConverter, message=MessageNameConverter,
+                                  case=CaseConverter)

@@ -80,7 +80,9 @@ def _tell_holders(ctx: Orchestrator, session: Session, business_key: str, still_
 def _held_invites(session: Session, uid: str) -> list[Notice]:
     """Per recipient, the last notice of the meeting that reached them, if it was an invite."""
     latest: dict[str, Notice] = {}
-    for row in session.scalars(select(Notice).where(Notice.meeting_uid == uid, Notice.status.in_(DELIVERED))
+    # an erased notice (retention) has no address left: its meeting is long past
+    for row in session.scalars(select(Notice).where(Notice.meeting_uid == uid, Notice.status.in_(DELIVERED),
+                                                    Notice.erased_at.is_(None))
                                .order_by(Notice.sequence, Notice.id)):
         latest[row.recipient.casefold()] = row
     return [row for row in latest.values() if row.method == REQUEST]

@@ -77,7 +77,7 @@ def history(session: Session, uid: str) -> History:
     latest = session.scalars(
         select(Notice).where(Notice.meeting_uid == uid, Notice.sequence == max_sequence).order_by(Notice.id)
     ).all()
-    invited = [row for row in latest if row.method == REQUEST]
+    invited = [row for row in latest if row.method == REQUEST and row.erased_at is None]  # erased: no address
     holders = [payload.Person(navn=row.recipient_name or row.recipient, adresse=row.recipient) for row in invited]
     previous = content.Previous(invited[0].meeting_at, invited[0].meeting_place) if invited else None
     return History(max_sequence, holders, previous)

@@ -52,6 +52,8 @@ class NoticeSummary:
     sent_at: datetime | None
     message_id: str
     sending_now: bool  # leased to a worker that is attempting it
+    erased_at: datetime | None = None  # body, subject, addresses and place erased after the retention period
+    recipient_service: str | None = None  # the service the recipient represents (kept after erasure)
 
 
 @dataclass
@@ -84,6 +86,7 @@ def _summary(row: Notice, process_key: str | None, max_attempts: int, now: datet
         last_error=row.last_error, created_at=row.created_at, updated_at=row.updated_at, sent_at=row.sent_at,
         message_id=row.message_id,
         sending_now=row.status == QUEUED and row.lease_until is not None and row.lease_until > now,
+        erased_at=row.erased_at, recipient_service=row.recipient_service,
     )
 
 

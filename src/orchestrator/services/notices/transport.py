@@ -238,6 +238,11 @@ class SinkTransport:
 def for_settings(settings: Settings) -> SmtpTransport | SinkTransport:
     if settings.smtp_host:
         return SmtpTransport(settings)
+    return sink(settings)
+
+
+def sink(settings: Settings) -> SinkTransport:
+    """The local folder (var/utsendinger/); retention removes its copies of erased e-mails too."""
     return SinkTransport(settings.var_dir / "utsendinger")
 
 

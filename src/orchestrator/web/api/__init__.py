@@ -1,5 +1,6 @@
 """The JSON API under /api/v1, documented at /api/v1/openapi.json (OpenAPI 3)."""
 from .base import bp
-from . import cases, instances, messages, misc, notices, openapi, processes, tasks, tilgangslogg  # noqa: E402  (register the routes)
+from . import cases, instances, messages, misc, notices, openapi, processes, slettesperre, tasks, tilgangslogg  # noqa: E402,E501  (register the routes)
 
-__all__ = ["bp", "cases", "instances", "messages", "misc", "notices", "openapi", "processes", "tasks", "tilgangslogg"]
+__all__ = ["bp", "cases", "instances", "messages", "misc", "notices", "openapi", "processes", "slettesperre", "tasks",
+           "tilgangslogg"]

@@ -16,6 +16,8 @@ PATH_PARAMETERS = {
     "key": {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$"},
     "task": {"type": "string", "pattern": r"^[0-9a-fA-F\-]{1,36}$"},
     "message": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\x00-\x1f\x7f]+$"},
+    "case": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[A-Za-z0-9ÆØÅæøå._/\-]+$",
+             "description": "The business key (saksnummer); a slash stands as it is: /cases/9999/0007/…"},
     "default": {"type": "string"},
 }
 ERROR_DESCRIPTIONS = {

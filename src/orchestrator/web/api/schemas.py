@@ -323,6 +323,8 @@ class HistorySchema(Schema):
     element_id = fields.String(allow_none=True)
     element_name = fields.String(allow_none=True)
     data = fields.Dict(allow_none=True)
+    erased_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when `data` was erased after the retention period for audit data (who/what/when stay)"})
 
 
 class InstanceDetailSchema(InstanceSummarySchema):
@@ -595,6 +597,20 @@ class ConsentSchema(Schema):
     informert_om_folger = fields.Boolean(allow_none=True)
     historikk = fields.List(fields.Nested(ConsentEventSchema), required=True)
     kan_registrere = fields.Boolean(required=True, metadata={"description": "whether you may record a change"})
+
+
+# --- slettesperre (legal hold, decision 0024) ----------------------------------------------------
+class HoldSchema(Schema):
+    business_key = fields.String(required=True)
+    sperret = fields.Boolean(required=True, metadata={"description": "whether the retention job leaves the case alone"})
+    grunn = fields.String(allow_none=True, metadata={"description": "why the case is kept"})
+    satt_av = fields.String(allow_none=True, metadata={"description": "who placed the hold"})
+    satt_at = fields.DateTime(allow_none=True, metadata={"description": "when"})
+
+
+class HoldRequestSchema(RequestSchema):
+    grunn = text(2000, required=True, metadata={"description": "Why the case must be kept past its retention period "
+                                                               "(a complaint, a supervision case, a claim …)"})
 
 
 # --- the read-access log (decision 0023) -------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ... import clock
-from ...services import instances, processes, samtykke, samtykkeregister, tjenester, wording
+from ...services import instances, processes, samtykke, samtykkeregister, slettesperre, tjenester, wording
 from ...services.errors import Conflict, Forbidden, Invalid, NotFound, StepFailed
 from ..auth import current_actor, orchestrator
 from ..formatting import when
@@ -42,7 +42,35 @@ def instance_page(instance_id):
     may_resume = bool(actor.roles & set(instances.INCIDENT_OPERATORS))
     return render_template("instances/detail.html", instance=detail, overlays=_overlays(detail), may_resume=may_resume,
                            element_history=_element_history(detail),
-                           reads=recent_reads(detail.business_key), **_consent(detail.business_key))
+                           reads=recent_reads(detail.business_key), **_consent(detail.business_key),
+                           **_hold(detail.business_key))
+
+
+def _hold(business_key: str | None) -> dict:
+    """The case's slettesperre panel, for managers and koordinerende enhet (decision 0024)."""
+    actor = current_actor()
+    if not business_key or not slettesperre.may_hold(actor) or actor.system:
+        return {"may_hold": False}
+    return {"may_hold": True, "hold": slettesperre.get(orchestrator(), actor, business_key)}
+
+
+@bp.post("/instances/<id:instance_id>/slettesperre")
+def hold(instance_id):
+    """Place or lift the slettesperre of the case this instance belongs to."""
+    actor, ctx = current_actor(), orchestrator()
+    detail = instances.get(ctx, instance_id, actor)
+    if not detail.business_key:
+        raise NotFound("saken har ikke noe saksnummer")
+    try:
+        if request.form.get("handling") == "opphev":
+            slettesperre.lift(ctx, actor, detail.business_key)
+            flash("Slettesperren er opphevet. Saken følger oppbevaringstiden igjen.", "success")
+        else:
+            slettesperre.place(ctx, actor, detail.business_key, request.form.get("grunn"))
+            flash("Saken er sperret mot sletting.", "success")
+    except (Invalid, Conflict) as error:
+        flash(error.message, "error")
+    return redirect(url_for("instances.instance_page", instance_id=instance_id) + "#slettesperre")
 
 
 def _consent(business_key: str | None) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 
+from ...services import samtykkeregister, tjenester
 from ...services.notices import delivery, queries
 from ...services.notices.constants import STATUS_LABELS, STATUSES
 from ..auth import current_actor, orchestrator
@@ -26,14 +27,16 @@ def notice_list():
 
 @bp.get("/utsendinger/<int:notice_id>")
 def notice_page(notice_id):
-    notice = queries.get_notice(orchestrator(), current_actor(), notice_id)
-    return render_template("notices/detail.html", notice=notice)
+    ctx = orchestrator()
+    notice = queries.get_notice(ctx, current_actor(), notice_id)
+    services = {**tjenester.catalogue(ctx.settings).names, samtykkeregister.BRUKER: samtykkeregister.BRUKER_LABEL}
+    return render_template("notices/detail.html", notice=notice, services=services)
 
 
 @bp.get("/utsendinger/<int:notice_id>/html")
 def notice_html(notice_id):
     notice = queries.get_notice(orchestrator(), current_actor(), notice_id)
-    if notice.content is None or not notice.content.html:
+    if notice.content is None or not notice.content.html or notice.erased_at:
         abort(404)
     response = make_response(notice.content.html)
     response.headers["Content-Type"] = "text/html; charset=utf-8"
