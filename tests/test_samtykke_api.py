@@ -107,6 +107,18 @@ def test_the_consent_resource_refuses_what_it_should(orc, seeded, people, web):
     assert "deles_med" in problem["errors"]
 
 
+def test_the_consent_resource_takes_a_saksnummer_in_the_municipalitys_format_with_its_slash(orc, seeded, people, web):
+    ke = Api(web, users.create_token(orc, "kari"))
+    ke("POST", "/instances", 201, json={"process_key": "ansvarsgruppe", "business_key": "2027/0042", "data": {
+        "gjelder": "Per P.", "samtykke": {"kilde": "gis_naa", "dato": "2027-01-05", "gitt_av": "bruker",
+                                           "form": "muntlig", "omfatter": ["ansvarsgruppe"], "deles_med": ["skole"]}}})
+    consent = ke("GET", "/cases/2027/0042/samtykke")
+    assert consent["status"] == "gitt" and [s["key"] for s in consent["deles_med"]] == ["skole"]
+    ke("POST", "/cases/2027/0042/samtykke", json={"handling": "utvid", "dato": "2027-01-06", "deles_med": ["nav"]})
+    assert {s["key"] for s in ke("GET", "/cases/2027/0042/samtykke")["deles_med"]} == {"skole", "nav"}
+    ke("GET", "/cases/2027/0043/samtykke", 404)
+
+
 def test_the_case_page_shows_the_consent_and_withdraws_it_for_the_whole_case(orc, seeded, people, web):
     from routines import instance_of, plan_case
 

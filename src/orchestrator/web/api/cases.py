@@ -6,7 +6,7 @@ from . import schemas as s
 from .base import bp, current_actor, dump, operation, orchestrator
 
 
-@bp.get("/cases/<message:business_key>/samtykke")
+@bp.get("/cases/<case:business_key>/samtykke")
 @operation(summary="The case's consent: what it covers, with whom information may be shared, its history",
            tag="Saker", responses={200: s.ConsentSchema},
            description="For those who may see the case: koordinerende enhet, managers, the coordinator, whoever "
@@ -16,7 +16,7 @@ def get_consent(business_key):
     return dump(s.ConsentSchema, samtykke.view(orchestrator(), business_key, current_actor()))
 
 
-@bp.post("/cases/<message:business_key>/samtykke")
+@bp.post("/cases/<case:business_key>/samtykke")
 @operation(summary="Record what the person said: consent given, extended, changed or withdrawn", tag="Saker",
            body=s.ConsentChangeSchema, responses={200: s.ConsentSchema},
            description="Koordinerende enhet or the case's coordinator. A withdrawal (`trekk_tilbake`, with "
