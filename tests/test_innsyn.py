@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from orchestrator import cli
-from orchestrator.services import demo, innsyn, users
+from orchestrator.services import demo, innsyn, slettesperre, users
 from orchestrator.services.errors import Forbidden, NotFound
 from orchestrator.store.models import Base, Instance
 from routines import seeded  # noqa: F401
@@ -46,6 +46,7 @@ def test_an_innsyn_export_of_a_demo_case_covers_every_table_that_holds_rows_of_i
     orc = demo_cases
     assert web.login("kari").get(f"/instances/{_instance(orc, CASE)}").status_code == 200  # someone read the case
     mona = users.actor_for(orc, "mona")
+    slettesperre.place(orc, mona, CASE, "Klage til statsforvalteren")
     found = innsyn.make(orc, CASE, mona)
     stored = rows_of_the_case(orc, CASE)
     assert {"instances", "tasks", "audit_log", "notices", "consent_events", "access_log"} <= set(stored)
@@ -58,6 +59,7 @@ def test_an_innsyn_export_of_a_demo_case_covers_every_table_that_holds_rows_of_i
     [kari] = [r for r in found.reads if r["username"] == "kari"]
     assert kari["view"] == "Saken (data, oppgaver, historikk)" and kari["who"] in document.split("Hvem har lest saken")[1]
     assert "Innsynsuttrekk" in document  # the export lists itself among the reads
+    assert "Klage til statsforvalteren" in document.split("Slettesperre")[1]
     [group] = found.processes
     assert group.history and all(h["who"] for h in group.history)
     labels = {line.label: line.text for line in group.data}

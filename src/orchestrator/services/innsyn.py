@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..clock import OSLO
 from ..engine import workflow as engine
-from ..store.models import AuditEntry, Case, Consent, ConsentEvent, Instance, MessageWait, Notice, OpenTask, WaitingTimer
+from ..store.models import (AuditEntry, Case, Consent, ConsentEvent, Instance, LegalHold, MessageWait, Notice, OpenTask,
+                            WaitingTimer)
 from . import casedata, samtykkeregister, tilgangslogg, tjenester, validation, wording
 from .access import MANAGER, Actor, require
 from .context import Orchestrator
@@ -80,6 +81,7 @@ class Innsyn:
     consent: dict | None
     consent_history: list[dict]
     reads: list[dict]
+    hold: dict | None  # the slettesperre, if the case is kept past its retention period
     sources: dict[str, int]  # table -> rows of the case it took (the completeness test reads it)
 
 
@@ -108,14 +110,14 @@ def _known(session: Session, business_key: str) -> bool:
 def collect(ctx: Orchestrator, session: Session, business_key: str, actor: Actor) -> Innsyn:
     rows = list(session.scalars(select(Instance).where(Instance.business_key == business_key).order_by(Instance.id)))
     case, consent = session.get(Case, business_key), session.get(Consent, business_key)
-    ids = [r.id for r in rows]
+    hold = session.get(LegalHold, business_key)
     sources: dict[str, int] = {"instances": len(rows)}
     processes = [_process(ctx, session, row, sources) for row in rows]
     notices = list(session.scalars(select(Notice).where(Notice.business_key == business_key).order_by(Notice.id)))
     events = samtykkeregister.history(session, business_key)
     reads = tilgangslogg.for_case(session, business_key)
     sources.update({"cases": int(case is not None), "consents": int(consent is not None), "notices": len(notices),
-                    "consent_events": len(events), "access_log": len(reads)})
+                    "consent_events": len(events), "access_log": len(reads), "legal_holds": int(hold is not None)})
     names = tjenester.catalogue(ctx.settings).names
     return Innsyn(
         business_key=business_key, made_at=clock.now(), made_by=actor.username,
@@ -124,6 +126,7 @@ def collect(ctx: Orchestrator, session: Session, business_key: str, actor: Actor
         reads=[{"at": r.at, "who": "Systemet" if r.system else (r.display_name or r.username), "username": r.username,
                 "system": r.system, "view": r.view_label, "channel": r.channel_label, "address": r.address,
                 "instance_id": r.instance_id} for r in reads],
+        hold=None if hold is None else {"reason": hold.reason, "placed_by": hold.placed_by, "placed_at": hold.placed_at},
         sources=sources)
 
 
