@@ -27,6 +27,7 @@ from sqlalchemy import func, select, text
 from consistency import assert_consistent
 from multinode_support import (ON_POSTGRESQL, Node, clone_instances, due_timer_process, hostile_timer_process, iso,
                                postgresql_schema, race_process, start_as_of, stop_idle, utcnow, wait_for, write_files)
+from helpers import TEST_SAKSNUMMER_PATTERN
 from orchestrator.config import Settings
 from orchestrator.engine import workflow as engine
 from orchestrator.services import users
@@ -63,7 +64,7 @@ def node(tmp_path_factory):
 def orc(node):
     """The test's own view of the database (no worker runs in the test process)."""
     orchestrator = bootstrap.build(Settings(home=node.home, database_url=node.database_url, secret_key="x",
-                                         timer_lease_seconds=LEASE_SECONDS))
+                                         timer_lease_seconds=LEASE_SECONDS, saksnummer_pattern=TEST_SAKSNUMMER_PATTERN))
     with orchestrator.db.write() as session:
         session.execute(text(f"TRUNCATE {INSTANCE_TABLES} RESTART IDENTITY"))
     yield orchestrator
