@@ -2,14 +2,12 @@
 its process, called process and claim; notices read with the same role checks as «Utsendinger»."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from routines import CONSENT, do, instance_of, people, plan_case, seeded, start_oppstart  # noqa: F401
-from test_routine_ansvarsgruppe import MEMBERS, create, prepare
-from orchestrator.services import tasks, timers, users
-from orchestrator.services.notices import delivery
+from routines import CONSENT, do, people, seeded, start_oppstart  # noqa: F401
+from test_pages_notices import sent_innkalling  # noqa: F401  (fixture: an innkalling delivered to the sink)
+from test_routine_ansvarsgruppe import MEMBERS
+from orchestrator.services import tasks, users
 
 pytest_plugins = ["webtools"]
 
@@ -70,18 +68,6 @@ def test_bad_filters_are_refused_in_norwegian(orc, web, make_user):
     make_user("mona", "manager")
     answer = web.api("GET", "/api/v1/tasks?instance_id=x", users.create_token(orc, "mona"))
     assert answer.status_code == 422 and answer.get_json()["errors"] == {"instance_id": ["Skriv et helt tall."]}
-
-
-@pytest.fixture
-def sent_innkalling(orc, seeded, people, clock):
-    plan_case(orc, people, "SAK-1", coordinator="kora")
-    group = instance_of(orc, "ansvarsgruppe", "SAK-1")
-    meeting = create(orc, group, people, clock)
-    prepare(orc, group, people)
-    clock.set(meeting - timedelta(days=14) + timedelta(seconds=1))
-    timers.fire_due(orc)
-    delivery.deliver_due(orc)  # no SMTP server configured: the local sink
-    return group
 
 
 def test_managers_and_ke_read_notices_with_status_recipients_and_content(orc, web, people, sent_innkalling):
