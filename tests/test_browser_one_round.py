@@ -11,6 +11,7 @@ from orchestrator.services.access import SYSTEM
 
 selenium = pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 pytest_plugins = ["webtools"]
 pytestmark = pytest.mark.browser
@@ -37,13 +38,13 @@ def test_a_samarbeid_check_is_completed_without_taking_any_task(live_server, bro
 
     # step 1 with one error left in: every error comes back at once, each at its field
     browser.find_element(By.CSS_SELECTOR, "input[name=andre_tjenester][value=ja]").click()
-    page.visible("input[name='tjenester.0.navn']")
-    page.type("tjenester.0.navn", "Skole")
+    page.visible("select[name='tjenester.0.tjeneste']")
+    Select(browser.find_element(By.NAME, "tjenester.0.tjeneste")).select_by_value("skole")
     browser.find_element(By.ID, "send-inn").click()
     page.visible(".error-summary")
     summary = browser.find_element(By.CSS_SELECTOR, ".error-summary").text
     assert summary.count("Feltet må fylles ut.") == 2  # gjelder and the conclusion, together
-    assert browser.find_element(By.NAME, "tjenester.0.navn").get_attribute("value") == "Skole"
+    assert browser.find_element(By.NAME, "tjenester.0.tjeneste").get_attribute("value") == "skole"
 
     page.type("gjelder", "Emma S.")
     page.type("konklusjon_steg1", "Skolen er involvert.")

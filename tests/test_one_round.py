@@ -15,7 +15,7 @@ from orchestrator.services.errors import Conflict, Invalid
 
 pytest_plugins = ["webtools"]
 
-STEG1 = {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": [{"navn": "Skole"}],
+STEG1 = {"gjelder": "Emma S.", "andre_tjenester": "ja", "tjenester": [{"tjeneste": "skole"}],
          "konklusjon_steg1": "Skolen er involvert."}
 
 
@@ -46,7 +46,7 @@ def test_a_field_the_form_refuses_is_not_also_judged_by_its_rule(orc, group, peo
     submission = {**_too_soon_and_incomplete(clock), "moetetid": "i morgen"}
     with pytest.raises(Invalid) as refused:
         do(orc, group.id, "opprettelse", people.kora, submission)
-    assert refused.value.fields["moetetid"] == ["Ugyldig tidspunkt (bruk ÅÅÅÅ-MM-DD TT:MM)."]
+    assert refused.value.fields["moetetid"] == ["Ugyldig tidspunkt (skriv dd.mm.åååå tt:mm, for eksempel 24.03.2027 10:00)."]
 
 
 def test_the_api_answers_422_with_every_field_error_and_the_page_shows_each_at_its_field(
@@ -82,29 +82,36 @@ def test_the_next_step_of_the_check_is_claimed_for_whoever_finished_the_previous
     claims = [h for h in instances.get(orc, check.id, SYSTEM).history if h["action"] == "task_claimed"]
     assert [(h["actor"], h["element_id"], h["data"]) for h in claims] == [("tina", "steg2", {"automatisk": True})]
 
-    with pytest.raises(Conflict):  # a colleague in the same role sees it is taken
-        tasks.complete(orc, steg2.id, {"samarbeid_nodvendig": "nei", "begrunnelse_steg2": "x"}, people.tor)
-    assert tasks.list_tasks(orc, people.tor, "roles", instance_id=check.id).items == []
+    with pytest.raises(Conflict):  # a colleague in the same role and service sees it is taken
+        tasks.complete(orc, steg2.id, {"samarbeid_nodvendig": "nei", "begrunnelse_steg2": "x"}, people.kora)
+    assert tasks.list_tasks(orc, people.kora, "roles", instance_id=check.id).items == []
 
 
 def test_putting_it_back_gives_the_next_step_to_the_queue_again(orc, seeded, people):
     check = instances.start(orc, "samarbeid", people.tina, business_key="SAK-11")
     nxt = do(orc, check.id, "steg1", people.tina, STEG1).continues_with
     tasks.release(orc, nxt.id, people.tina)
-    [queued] = tasks.list_tasks(orc, people.tor, "roles", instance_id=check.id).items
+    # the check is the assessing service's (helsestasjon): a colleague there finds it in the queue
+    [queued] = tasks.list_tasks(orc, people.kora, "roles", instance_id=check.id).items
     assert (queued.id, queued.assignee, queued.claimed_at) == (nxt.id, None, None)
-    done = tasks.complete(orc, queued.id, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."}, people.tor)
-    assert done.continues_with.element_id == "steg3" and done.continues_with.assignee == "tor"
+    done = tasks.complete(orc, queued.id, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "Felles mål."}, people.kora)
+    # step 3's contact is the school's (decision 0022): not claimed for kora, waiting in the school's queue
+    assert done.continues_with is None
+    [contact] = tasks.list_tasks(orc, people.tor, "roles", instance_id=check.id).items
+    assert (contact.element_id, contact.assignee) == ("steg3", None)
 
 
-def test_parallel_contacts_of_step_3_follow_one_another_for_the_same_person(orc, seeded, people):
+def test_parallel_contacts_of_step_3_follow_one_another_for_the_same_person(orc, seeded, people, make_user):
+    siv = make_user("siv", "tjenesteyter", services=["skole", "nav"])  # one person in both services contacted
     check = instances.start(orc, "samarbeid", people.tina, business_key="SAK-12")
-    do(orc, check.id, "steg1", people.tina, {**STEG1, "tjenester": [{"navn": "Skole"}, {"navn": "NAV"}]})
-    first = do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "x"})
-    contact = {"tjeneste": {"kontakt_dato": "2027-01-06", "kontaktperson": "K", "samtykke_til_deling": "samtykke"}}
-    second = tasks.complete(orc, first.continues_with.id, contact, people.tina)
-    assert second.continues_with.element_id == "steg3" and second.continues_with.id != first.continues_with.id
-    assert second.continues_with.assignee == "tina"
+    do(orc, check.id, "steg1", people.tina, {**STEG1, "tjenester": [{"tjeneste": "skole"}, {"tjeneste": "nav"}]})
+    do(orc, check.id, "steg2", people.tina, {"samarbeid_nodvendig": "ja", "begrunnelse_steg2": "x"})
+    first, _ = tasks.list_tasks(orc, siv, "roles", instance_id=check.id).items
+    contact = {"kontakt": {"kontakt_dato": "2027-01-06", "kontaktperson": "K", "samtykke_til_deling": "samtykke"}}
+    tasks.claim(orc, first.id, siv)
+    second = tasks.complete(orc, first.id, contact, siv)
+    assert second.continues_with.element_id == "steg3" and second.continues_with.id != first.id
+    assert second.continues_with.assignee == "siv"
 
 
 def test_nothing_is_claimed_for_a_role_the_person_does_not_have_or_for_the_system(orc, seeded, people):
