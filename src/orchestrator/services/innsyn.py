@@ -30,7 +30,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..clock import OSLO
 from ..engine import workflow as engine
 from ..store.models import (AuditEntry, Case, Consent, ConsentEvent, Instance, LegalHold, MessageWait, Notice, OpenTask,
                             WaitingTimer)
@@ -255,7 +254,7 @@ def text(value) -> str:
     if value is True or value is False:
         return "Ja" if value else "Nei"
     if isinstance(value, datetime):
-        return value.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
+        return casedata.moment_text(value)
     if isinstance(value, date):
         return value.strftime("%d.%m.%Y")
     if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and value[7:8] == "-":

@@ -265,14 +265,9 @@ def _notice_bodies(session: Session, report: KindReport, held: set[str], gone: G
     if dry_run:
         report.rows["notices"] = len(rows)
         return report
-    erased = 0
-    for chunk in _chunks(report.ids):
-        erased += session.execute(
-            update(Notice).where(Notice.id.in_(chunk), Notice.erased_at.is_(None))
-            .values(message="", subject="", recipient="", recipient_name=None, meeting_place=None, last_error=None,
-                    erased_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount
-    report.rows["notices"] = erased
+    report.rows["notices"] = _erase(session, Notice, report.ids, message="", subject="", recipient="",
+                                    recipient_name=None, meeting_place=None, last_error=None, erased_at=now,
+                                    updated_at=now)
     sink_files += [(r.id, r.kind) for r in rows if r.status == SINK]
     return report
 
@@ -300,12 +295,7 @@ def _audit_data(session: Session, report: KindReport, held: set[str], gone: Gone
     if dry_run:
         report.rows["audit_log"] = len(rows)
         return report
-    erased = 0
-    for chunk in _chunks(report.ids):
-        erased += session.execute(
-            update(AuditEntry).where(AuditEntry.id.in_(chunk), AuditEntry.erased_at.is_(None))
-            .values(data=null(), erased_at=now).execution_options(synchronize_session=False)).rowcount
-    report.rows["audit_log"] = erased
+    report.rows["audit_log"] = _erase(session, AuditEntry, report.ids, data=null(), erased_at=now)
     return report
 
 
@@ -338,6 +328,16 @@ def _delete(session: Session, table: Table, key, values: list) -> int:
     for chunk in _chunks(values):
         done += session.execute(delete(table).where(key.in_(chunk))).rowcount
     return done
+
+
+def _erase(session: Session, model, ids: list[int], **values) -> int:
+    """Blank the personal fields of rows not erased yet (notices, audit rows); how many were."""
+    erased = 0
+    for chunk in _chunks(ids):
+        erased += session.execute(
+            update(model).where(model.id.in_(chunk), model.erased_at.is_(None)).values(**values)
+            .execution_options(synchronize_session=False)).rowcount
+    return erased
 
 
 def _chunks(values: Iterable) -> Iterator[list]:
